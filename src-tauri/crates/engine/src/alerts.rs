@@ -1,0 +1,286 @@
+//! Which level transitions become desktop notifications: upward transitions and
+//! recoveries, at most once per item and level per `min_repeat_mins`, nothing while
+//! snoozed, and a burst of transitions folded into one notification so a flood never
+//! floods the desktop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::assess::{Level, Transition};
+use crate::config::Notifications;
+use crate::snapshot::Ts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    Low,
+    Normal,
+    /// Stays on screen until dismissed.
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub summary: String,
+    pub body: String,
+    pub urgency: Urgency,
+    /// Items this notification speaks for.
+    pub items: Vec<String>,
+    pub level: Level,
+}
+
+/// Shows notifications on the desktop. The app implements it with notify-rust; tests
+/// record what would have been shown.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, n: &Notification) -> Result<(), String>;
+}
+
+/// Snooze state shared between the tray (which sets it) and the policy (which reads it).
+#[derive(Debug, Clone, Default)]
+pub struct Snooze(Arc<Mutex<Option<Ts>>>);
+
+impl Snooze {
+    pub fn until(&self) -> Option<Ts> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn set_until(&self, until: Option<Ts>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = until;
+    }
+    pub fn active_at(&self, ts: Ts) -> bool {
+        self.until().is_some_and(|u| ts < u)
+    }
+}
+
+/// More notifications than this in one tick are folded into one.
+const MAX_SEPARATE_PER_TICK: usize = 3;
+/// And never more than this many in any 5 minutes, whatever happens.
+const MAX_PER_5_MIN: usize = 10;
+
+#[derive(Debug)]
+pub struct AlertPolicy {
+    settings: Notifications,
+    snooze: Snooze,
+    last_sent: HashMap<(String, Level), Ts>,
+    /// Items whose raised level we notified, so a recovery is announced only for those.
+    raised: HashMap<String, Level>,
+    recent_sends: Vec<Ts>,
+}
+
+impl AlertPolicy {
+    pub fn new(settings: Notifications, snooze: Snooze) -> Self {
+        AlertPolicy {
+            settings,
+            snooze,
+            last_sent: HashMap::new(),
+            raised: HashMap::new(),
+            recent_sends: Vec::new(),
+        }
+    }
+
+    pub fn set_settings(&mut self, settings: Notifications) {
+        self.settings = settings;
+    }
+
+    pub fn decide(&mut self, transitions: &[Transition]) -> Vec<Notification> {
+        let Some(ts) = transitions.first().map(|t| t.ts) else {
+            return Vec::new();
+        };
+        if !self.settings.enabled || self.snooze.active_at(ts) {
+            return Vec::new();
+        }
+        let repeat_s = self.settings.min_repeat_mins * 60.0;
+        let mut out = Vec::new();
+        for t in transitions {
+            let wanted = if t.is_upward() {
+                true
+            } else if t.is_recovery() {
+                self.raised
+                    .remove(&t.item)
+                    .is_some_and(|l| l >= Level::Warning)
+            } else {
+                false
+            };
+            if !wanted {
+                continue;
+            }
+            let key = (t.item.clone(), t.level);
+            if self
+                .last_sent
+                .get(&key)
+                .is_some_and(|last| ts >= *last && ts - last < repeat_s)
+            {
+                continue;
+            }
+            self.last_sent.insert(key, ts);
+            if t.is_upward() {
+                self.raised.insert(t.item.clone(), t.level);
+            }
+            out.push(single(t));
+        }
+        self.recent_sends.retain(|s| ts >= *s && ts - s < 300.0);
+        let budget = MAX_PER_5_MIN.saturating_sub(self.recent_sends.len());
+        if out.len() > MAX_SEPARATE_PER_TICK || out.len() > budget {
+            if budget == 0 {
+                return Vec::new();
+            }
+            out = vec![folded(out)];
+        }
+        self.recent_sends.extend(std::iter::repeat_n(ts, out.len()));
+        out
+    }
+}
+
+fn urgency_of(level: Level) -> Urgency {
+    match level {
+        Level::Critical => Urgency::Critical,
+        Level::Warning => Urgency::Normal,
+        _ => Urgency::Low,
+    }
+}
+
+fn single(t: &Transition) -> Notification {
+    let label = crate::assess::info(&t.item)
+        .map(|i| i.label)
+        .unwrap_or(&t.item);
+    let summary = if t.is_recovery() {
+        format!("Headroom: {label} back to ok")
+    } else {
+        format!("Headroom {}: {label}", t.level)
+    };
+    Notification {
+        summary,
+        body: t.message.clone(),
+        urgency: urgency_of(t.level),
+        items: vec![t.item.clone()],
+        level: t.level,
+    }
+}
+
+fn folded(ns: Vec<Notification>) -> Notification {
+    let level = ns.iter().map(|n| n.level).max().unwrap_or(Level::Unknown);
+    let items: Vec<String> = ns.iter().flat_map(|n| n.items.clone()).collect();
+    Notification {
+        summary: format!("Headroom {level}: {} items changed", items.len()),
+        body: ns
+            .iter()
+            .map(|n| n.body.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        urgency: urgency_of(level),
+        items,
+        level,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tr(ts: f64, item: &str, level: Level, previous: Option<Level>) -> Transition {
+        Transition {
+            ts,
+            item: item.into(),
+            level,
+            previous,
+            used: Some(1.0),
+            limit: Some(1.0),
+            ratio: Some(1.0),
+            forecast_s: None,
+            message: format!("{item} is {level}"),
+        }
+    }
+
+    fn policy() -> (AlertPolicy, Snooze) {
+        let s = Snooze::default();
+        (AlertPolicy::new(Notifications::default(), s.clone()), s)
+    }
+
+    #[test]
+    fn upward_and_recovery_are_notified_ok_at_start_is_not() {
+        let (mut p, _) = policy();
+        assert!(p.decide(&[tr(0.0, "cpu", Level::Ok, None)]).is_empty());
+        let n = p.decide(&[tr(5.0, "cpu", Level::Warning, Some(Level::Ok))]);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].urgency, Urgency::Normal);
+        let n = p.decide(&[tr(100.0, "cpu", Level::Critical, Some(Level::Warning))]);
+        assert_eq!(n[0].urgency, Urgency::Critical);
+        let n = p.decide(&[tr(200.0, "cpu", Level::Ok, Some(Level::Critical))]);
+        assert_eq!(n.len(), 1);
+        assert!(n[0].summary.contains("back to ok"));
+    }
+
+    #[test]
+    fn repeats_are_limited_per_item_and_level() {
+        let (mut p, _) = policy();
+        let mut sent = 0;
+        // Flapping every 30 s for 20 minutes: warning is announced at 0 and after 10 min.
+        for i in 0..40 {
+            let ts = i as f64 * 30.0;
+            let t = if i % 2 == 0 {
+                tr(ts, "memory", Level::Warning, Some(Level::Ok))
+            } else {
+                tr(ts, "memory", Level::Ok, Some(Level::Warning))
+            };
+            sent += p
+                .decide(&[t])
+                .iter()
+                .filter(|n| n.level == Level::Warning)
+                .count();
+        }
+        assert_eq!(sent, 2);
+    }
+
+    #[test]
+    fn snooze_silences_until_it_ends() {
+        let (mut p, s) = policy();
+        s.set_until(Some(3600.0));
+        assert!(p
+            .decide(&[tr(10.0, "cpu", Level::Critical, Some(Level::Ok))])
+            .is_empty());
+        assert_eq!(
+            p.decide(&[tr(3601.0, "load", Level::Critical, Some(Level::Ok))])
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_burst_is_folded_and_a_flood_is_capped() {
+        let (mut p, _) = policy();
+        let ids = ["cpu", "memory", "swap", "load", "disk_io"];
+        let burst: Vec<_> = ids
+            .iter()
+            .map(|i| tr(0.0, i, Level::Warning, None))
+            .collect();
+        let n = p.decide(&burst);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].items.len(), 5);
+        let mut total = 1;
+        for i in 1..200 {
+            let ts = i as f64;
+            let lvl = if i % 2 == 0 {
+                Level::Warning
+            } else {
+                Level::Critical
+            };
+            let id = format!("x{i}");
+            total += p
+                .decide(&[tr(ts, "cpu", lvl, None), tr(ts, &id, Level::Critical, None)])
+                .len();
+        }
+        assert!(total <= MAX_PER_5_MIN, "{total} notifications in 200 s");
+    }
+
+    #[test]
+    fn disabled_sends_nothing() {
+        let mut p = AlertPolicy::new(
+            Notifications {
+                enabled: false,
+                ..Default::default()
+            },
+            Snooze::default(),
+        );
+        assert!(p
+            .decide(&[tr(0.0, "cpu", Level::Critical, None)])
+            .is_empty());
+    }
+}

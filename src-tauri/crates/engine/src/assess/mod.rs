@@ -1,0 +1,262 @@
+//! Headroom assessment: items with used, limit, ratio, forecast and level.
+//!
+//! Pure: (state carried from the previous tick, snapshot, thresholds) in, assessment
+//! and level transitions out. No I/O and no clock of its own: time is the snapshot's.
+
+mod catalog;
+pub mod forecast;
+mod host_items;
+pub mod levels;
+
+pub use catalog::{
+    format_bytes, format_duration, format_value, info, ItemInfo, Unit, CATALOG, ITEM_IDS,
+};
+pub use levels::{Level, LevelRules, LevelTracker, Reading};
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Thresholds;
+use crate::snapshot::{Snapshot, Ts};
+
+/// One headroom item as shown everywhere (JSON field names are a contract).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub used: Option<f64>,
+    pub limit: Option<f64>,
+    pub ratio: Option<f64>,
+    pub level: Level,
+    pub forecast_s: Option<f64>,
+    pub detail: String,
+}
+
+/// What a source reported for an item this tick, before levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemInput {
+    pub id: &'static str,
+    pub used: Option<f64>,
+    pub limit: Option<f64>,
+    /// What the item measures ("service smtp", "/var/spool/postfix"), or why it
+    /// could not be read when `used` or `limit` is missing.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub ts: Ts,
+    pub status: Level,
+    pub items: Vec<Item>,
+}
+
+impl Assessment {
+    /// The item that sets the overall level (worst first, then closest to its limit).
+    pub fn main_item(&self) -> Option<&Item> {
+        self.items.iter().max_by(|a, b| {
+            a.level
+                .cmp(&b.level)
+                .then(a.ratio.unwrap_or(0.0).total_cmp(&b.ratio.unwrap_or(0.0)))
+        })
+    }
+
+    /// One line for the tray and the window header.
+    pub fn summary(&self) -> String {
+        match self.main_item() {
+            Some(i) if i.level != Level::Ok => format!("{}: {}", self.status, describe(i)),
+            _ => format!("{}: all {} items have room", self.status, self.items.len()),
+        }
+    }
+}
+
+/// A change of an item's level (JSON field names are the `watch --json` contract).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub ts: Ts,
+    pub item: String,
+    pub level: Level,
+    /// `None` for the first level an item gets.
+    pub previous: Option<Level>,
+    pub used: Option<f64>,
+    pub limit: Option<f64>,
+    pub ratio: Option<f64>,
+    pub forecast_s: Option<f64>,
+    pub message: String,
+}
+
+impl Transition {
+    /// Worse than before (a first level counts as worse than ok when it is not ok).
+    pub fn is_upward(&self) -> bool {
+        let prev = self.previous.unwrap_or(Level::Ok);
+        self.level > prev && self.level != Level::Unknown
+    }
+
+    pub fn is_recovery(&self) -> bool {
+        self.level == Level::Ok
+            && matches!(
+                self.previous,
+                Some(Level::Watch | Level::Warning | Level::Critical)
+            )
+    }
+}
+
+/// "smtpd processes 88/100 (88%); full in about 6 min at the current rate"
+pub fn describe(i: &Item) -> String {
+    let Some(info) = info(&i.id) else {
+        return i.id.clone();
+    };
+    let mut s = match (i.used, i.limit) {
+        (Some(u), Some(l)) => format!(
+            "{} {}/{} ({:.0}%)",
+            info.label,
+            format_value(info.unit, u),
+            format_value(info.unit, l),
+            i.ratio.unwrap_or(0.0) * 100.0
+        ),
+        _ => format!("{} unknown", info.label),
+    };
+    if !i.detail.is_empty() {
+        s.push_str(&format!(" [{}]", i.detail));
+    }
+    if let Some(f) = i.forecast_s {
+        if f > 0.0 {
+            s.push_str(&format!(
+                "; full in about {} at the current rate",
+                format_duration(f)
+            ));
+        }
+    }
+    s
+}
+
+fn transition_message(i: &Item, prev: Option<Level>) -> String {
+    let info = info(&i.id);
+    let head = describe(i);
+    match i.level {
+        Level::Ok if prev.is_some() => format!("{head} — back to ok"),
+        Level::Ok => head,
+        Level::Unknown => format!("{head} — cannot be read: {}", i.detail),
+        _ => match info {
+            Some(info) => format!("{head} — {}", info.fix),
+            None => head,
+        },
+    }
+}
+
+/// Keeps what the assessment needs from tick to tick: each item's level tracker and
+/// a bounded series of its recent values for the forecast.
+#[derive(Debug, Default)]
+pub struct Assessor {
+    trackers: BTreeMap<&'static str, LevelTracker>,
+    series: BTreeMap<&'static str, VecDeque<(Ts, f64)>>,
+    last_ts: Option<Ts>,
+}
+
+/// How far back the forecast looks.
+const FORECAST_WINDOW_S: f64 = 15.0 * 60.0;
+/// A gap longer than this (suspend, clock jump) starts the forecast series afresh.
+const MAX_GAP_S: f64 = 5.0 * 60.0;
+const MAX_SERIES_POINTS: usize = 2048;
+
+impl Assessor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn assess(&mut self, snap: &Snapshot, t: &Thresholds) -> (Assessment, Vec<Transition>) {
+        let ts = snap.ts;
+        if let Some(last) = self.last_ts {
+            if ts < last || ts - last > MAX_GAP_S {
+                self.series.clear();
+            }
+        }
+        self.last_ts = Some(ts);
+
+        let inputs = host_items::items(snap);
+        let mut items = Vec::with_capacity(inputs.len());
+        let mut transitions = Vec::new();
+        for input in inputs {
+            let (warn, crit) = t.for_item(input.id);
+            let rules = LevelRules {
+                warn_ratio: warn,
+                crit_ratio: crit,
+                horizon_s: t.forecast_horizon_mins * 60.0,
+                hysteresis: t.hysteresis,
+                min_dwell_s: t.min_dwell_secs,
+            };
+            let ratio = match (input.used, input.limit) {
+                (Some(u), Some(l)) if l > 0.0 => Some(u / l),
+                _ => None,
+            };
+            let forecast_s = self.forecast(&input, ts);
+            let reading = Reading { ratio, forecast_s };
+            let (level, previous, changed) = match self.trackers.get_mut(input.id) {
+                Some(tr) => {
+                    let prev = tr.update(&rules, reading, ts);
+                    (tr.level, prev, prev.is_some())
+                }
+                None => {
+                    let level = rules.raw(reading);
+                    self.trackers.insert(input.id, LevelTracker::new(level, ts));
+                    (level, None, true)
+                }
+            };
+            let item = Item {
+                id: input.id.to_string(),
+                used: input.used,
+                limit: input.limit,
+                ratio,
+                level,
+                forecast_s,
+                detail: input.detail,
+            };
+            if changed {
+                transitions.push(Transition {
+                    ts,
+                    item: item.id.clone(),
+                    level,
+                    previous,
+                    used: item.used,
+                    limit: item.limit,
+                    ratio: item.ratio,
+                    forecast_s: item.forecast_s,
+                    message: transition_message(&item, previous),
+                });
+            }
+            items.push(item);
+        }
+        let status = items
+            .iter()
+            .map(|i| i.level)
+            .max()
+            .unwrap_or(Level::Unknown);
+        (Assessment { ts, status, items }, transitions)
+    }
+
+    fn forecast(&mut self, input: &ItemInput, ts: Ts) -> Option<f64> {
+        let info = info(input.id)?;
+        let series = self.series.entry(input.id).or_default();
+        let Some(used) = input.used else {
+            // A gap: the trend before it may not hold after it.
+            series.clear();
+            return None;
+        };
+        series.push_back((ts, used));
+        while series.len() > MAX_SERIES_POINTS
+            || series
+                .front()
+                .is_some_and(|(t0, _)| ts - t0 > FORECAST_WINDOW_S)
+        {
+            series.pop_front();
+        }
+        if !info.forecast {
+            return None;
+        }
+        let limit = input.limit?;
+        series.make_contiguous();
+        forecast::time_to_limit(series.as_slices().0, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,600 @@
+//! Configuration: the TOML file of DESIGN.md, its defaults, and validation errors that
+//! name the file, line and column.
+//!
+//! Every key has a default, so no file at all is a valid configuration. Unknown keys are
+//! errors: a typo such as `warn_ration` must not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub monitor: MonitorConfig,
+    pub mta: MtaConfig,
+    #[serde(rename = "probe")]
+    pub probes: Vec<ProbeTarget>,
+    pub thresholds: Thresholds,
+    pub notifications: Notifications,
+    #[serde(rename = "maillog")]
+    pub maillogs: Vec<MaillogSource>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            monitor: MonitorConfig::default(),
+            mta: MtaConfig::default(),
+            probes: vec![ProbeTarget::default()],
+            thresholds: Thresholds::default(),
+            notifications: Notifications::default(),
+            maillogs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Host, MTA and queue sampling interval.
+    pub interval_secs: f64,
+    /// How much recent history the monitor keeps in memory (for charts and forecasts).
+    pub memory_history_mins: u32,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            interval_secs: 5.0,
+            memory_history_mins: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MtaKind {
+    #[default]
+    Auto,
+    Postfix,
+    Exim,
+    Opensmtpd,
+    Sendmail,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtaConfig {
+    pub kind: MtaKind,
+    /// Another Postfix instance: read with `postconf -c`, `postqueue -c`.
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    #[default]
+    None,
+    Starttls,
+    Implicit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeTarget {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub interval_secs: f64,
+    pub timeout_secs: f64,
+    pub helo: Option<String>,
+    pub mail_from: String,
+    pub rcpt_to: Option<String>,
+    pub send: bool,
+    pub username: Option<String>,
+    /// Certificate verification is on unless a target opts out explicitly.
+    pub verify_tls: bool,
+}
+
+impl Default for ProbeTarget {
+    fn default() -> Self {
+        ProbeTarget {
+            name: "local".into(),
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: TlsMode::None,
+            interval_secs: 60.0,
+            timeout_secs: 10.0,
+            helo: None,
+            mail_from: String::new(),
+            rcpt_to: None,
+            send: false,
+            username: None,
+            verify_tls: true,
+        }
+    }
+}
+
+/// Ratios at which an item turns warning and critical, with per-item overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    pub warn_ratio: f64,
+    pub crit_ratio: f64,
+    pub forecast_horizon_mins: f64,
+    /// A level is left only once the ratio is this far below its entry point …
+    pub hysteresis: f64,
+    /// … and has stayed there this long, so levels do not flap.
+    pub min_dwell_secs: f64,
+    /// Per-item overrides, keyed by item id (`[thresholds.items.cpu]`).
+    pub items: BTreeMap<String, ItemThresholds>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            warn_ratio: 0.80,
+            crit_ratio: 0.95,
+            forecast_horizon_mins: 30.0,
+            hysteresis: 0.05,
+            min_dwell_secs: 60.0,
+            items: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ItemThresholds {
+    pub warn_ratio: Option<f64>,
+    pub crit_ratio: Option<f64>,
+}
+
+impl Thresholds {
+    /// (warn, crit) for one item, overrides applied.
+    pub fn for_item(&self, id: &str) -> (f64, f64) {
+        let o = self.items.get(id);
+        (
+            o.and_then(|o| o.warn_ratio).unwrap_or(self.warn_ratio),
+            o.and_then(|o| o.crit_ratio).unwrap_or(self.crit_ratio),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notifications {
+    pub enabled: bool,
+    pub min_repeat_mins: f64,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            enabled: true,
+            min_repeat_mins: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaillogSource {
+    pub path: Option<PathBuf>,
+}
+
+/// A configuration problem, located in its file where possible.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column; `None` when the problem has no place (unreadable file).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => {
+                write!(f, "{}:{}:{}: {}", self.file.display(), l, c, self.message)
+            }
+            _ => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// Where the configuration file lives: `$XDG_CONFIG_HOME/headroom/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("headroom").join("config.toml"))
+}
+
+/// Where history and other state live: `$XDG_DATA_HOME/headroom`.
+pub fn data_dir() -> Option<PathBuf> {
+    xdg_dir("XDG_DATA_HOME", ".local/share").map(|d| d.join("headroom"))
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if Path::new(&v).is_absolute() => Some(PathBuf::from(v)),
+        _ => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)),
+    }
+}
+
+/// Loads the configuration.
+///
+/// With `explicit` set the file must exist. Without it, the XDG path is used when the
+/// file exists and the defaults otherwise.
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match default_path() {
+            Some(p) if p.exists() => p,
+            _ => return Ok(Config::default()),
+        },
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+        file: path.clone(),
+        line: None,
+        column: None,
+        message: format!("cannot read configuration: {e}"),
+    })?;
+    parse(&text, &path)
+}
+
+/// Parses and validates configuration text; `file` is only used in errors.
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let (line, column) = match e.span() {
+            Some(span) => line_col(text, span.start),
+            None => (1, 1),
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message: e.message().to_string(),
+        }
+    })?;
+    if let Err((key_path, message)) = validate(&config) {
+        let (line, column) = locate(text, &key_path).unwrap_or((1, 1));
+        return Err(ConfigError {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        });
+    }
+    Ok(config)
+}
+
+/// A key path into the TOML document: table names, array indexes and keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    Name(String),
+    Index(usize),
+}
+
+fn k(name: &str) -> Key {
+    Key::Name(name.to_string())
+}
+
+type Invalid = (Vec<Key>, String);
+
+/// Checks what serde cannot: ranges and relations between values.
+pub fn validate(c: &Config) -> Result<(), Invalid> {
+    positive(
+        c.monitor.interval_secs,
+        vec![k("monitor"), k("interval_secs")],
+    )?;
+    if c.monitor.interval_secs < 0.2 {
+        return Err((
+            vec![k("monitor"), k("interval_secs")],
+            format!(
+                "interval_secs = {} is too short; the minimum is 0.2",
+                c.monitor.interval_secs
+            ),
+        ));
+    }
+    if c.monitor.memory_history_mins == 0 || c.monitor.memory_history_mins > 24 * 60 {
+        return Err((
+            vec![k("monitor"), k("memory_history_mins")],
+            "memory_history_mins must be between 1 and 1440".into(),
+        ));
+    }
+    let t = &c.thresholds;
+    check_ratio_pair(t.warn_ratio, t.crit_ratio, vec![k("thresholds")])?;
+    positive(
+        t.forecast_horizon_mins,
+        vec![k("thresholds"), k("forecast_horizon_mins")],
+    )?;
+    if !(0.0..0.5).contains(&t.hysteresis) {
+        return Err((
+            vec![k("thresholds"), k("hysteresis")],
+            format!(
+                "hysteresis = {} must be at least 0 and below 0.5",
+                t.hysteresis
+            ),
+        ));
+    }
+    non_negative(t.min_dwell_secs, vec![k("thresholds"), k("min_dwell_secs")])?;
+    for id in t.items.keys() {
+        let (w, cr) = t.for_item(id);
+        let at = vec![k("thresholds"), k("items"), k(id)];
+        if !crate::assess::ITEM_IDS.contains(&id.as_str()) {
+            return Err((
+                at,
+                format!(
+                    "unknown item `{id}`; known items: {}",
+                    crate::assess::ITEM_IDS.join(", ")
+                ),
+            ));
+        }
+        check_ratio_pair(w, cr, at)?;
+    }
+    non_negative(
+        c.notifications.min_repeat_mins,
+        vec![k("notifications"), k("min_repeat_mins")],
+    )?;
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in c.probes.iter().enumerate() {
+        let at = |key: &str| vec![k("probe"), Key::Index(i), k(key)];
+        if p.name.trim().is_empty() {
+            return Err((at("name"), "probe name must not be empty".into()));
+        }
+        if !names.insert(p.name.as_str()) {
+            return Err((at("name"), format!("probe name `{}` is used twice", p.name)));
+        }
+        if p.host.trim().is_empty() {
+            return Err((at("host"), "probe host must not be empty".into()));
+        }
+        if p.port == 0 {
+            return Err((at("port"), "port 0 is not a valid SMTP port".into()));
+        }
+        positive(p.interval_secs, at("interval_secs"))?;
+        positive(p.timeout_secs, at("timeout_secs"))?;
+    }
+    Ok(())
+}
+
+fn positive(v: f64, at: Vec<Key>) -> Result<(), Invalid> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err((
+            at.clone(),
+            format!("{} = {v} must be a positive number", last(&at)),
+        ))
+    }
+}
+
+fn non_negative(v: f64, at: Vec<Key>) -> Result<(), Invalid> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err((
+            at.clone(),
+            format!("{} = {v} must be zero or more", last(&at)),
+        ))
+    }
+}
+
+fn last(at: &[Key]) -> String {
+    match at.last() {
+        Some(Key::Name(n)) => n.clone(),
+        Some(Key::Index(i)) => i.to_string(),
+        None => String::new(),
+    }
+}
+
+fn check_ratio_pair(warn: f64, crit: f64, table: Vec<Key>) -> Result<(), Invalid> {
+    let with = |key: &str| {
+        let mut p = table.clone();
+        p.push(k(key));
+        p
+    };
+    if !warn.is_finite() || warn < 0.0 {
+        return Err((
+            with("warn_ratio"),
+            format!("warn_ratio = {warn} must be zero or more"),
+        ));
+    }
+    if !crit.is_finite() || crit <= 0.0 {
+        return Err((
+            with("crit_ratio"),
+            format!("crit_ratio = {crit} must be above zero"),
+        ));
+    }
+    if warn > crit {
+        return Err((
+            with("warn_ratio"),
+            format!("warn_ratio = {warn} is above crit_ratio = {crit}; warning must come first"),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds the 1-based line and column of a key path in the document: the value when
+/// it is there, else the key, else the nearest enclosing table that exists.
+fn locate(text: &str, path: &[Key]) -> Option<(usize, usize)> {
+    let doc: toml_edit::Document<String> = text.parse().ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best = None;
+    for key in path {
+        let (key_span, next) = match key {
+            Key::Name(n) => match item.as_table_like().and_then(|t| t.get_key_value(n)) {
+                Some((k, v)) => (k.span(), Some(v)),
+                None => (None, None),
+            },
+            Key::Index(i) => (None, item.get(*i)),
+        };
+        let Some(next) = next else { break };
+        item = next;
+        best = item.span().or(key_span).map(|s| s.start).or(best);
+    }
+    best.map(|b| line_col(text, b))
+}
+
+/// 1-based (line, column) of a byte offset; the column counts characters.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        parse(text, Path::new("/etc/headroom.toml")).expect_err("config should be rejected")
+    }
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let c = parse("", Path::new("x.toml")).expect("empty config is valid");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.monitor.interval_secs, 5.0);
+        assert_eq!(c.mta.kind, MtaKind::Auto);
+        assert_eq!(c.probes.len(), 1);
+        assert_eq!(c.probes[0].host, "127.0.0.1");
+        assert_eq!(c.probes[0].port, 25);
+        assert_eq!(c.probes[0].interval_secs, 60.0);
+        assert_eq!(c.probes[0].timeout_secs, 10.0);
+        assert!(c.probes[0].verify_tls);
+        assert_eq!(c.thresholds.warn_ratio, 0.80);
+        assert_eq!(c.thresholds.crit_ratio, 0.95);
+        assert_eq!(c.thresholds.forecast_horizon_mins, 30.0);
+        assert!(c.notifications.enabled);
+        assert_eq!(c.notifications.min_repeat_mins, 10.0);
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let text = r#"
+[monitor]
+interval_secs = 5
+
+[mta]
+kind = "postfix"
+config_dir = "/etc/postfix-out"
+
+[[probe]]
+name = "local"
+host = "127.0.0.1"
+port = 25
+tls = "starttls"
+interval_secs = 60
+timeout_secs = 10
+rcpt_to = "postmaster@example.org"
+
+[thresholds]
+warn_ratio = 0.75
+crit_ratio = 0.9
+forecast_horizon_mins = 15
+
+[thresholds.items.cpu]
+warn_ratio = 0.0
+
+[notifications]
+enabled = false
+min_repeat_mins = 5
+
+[[maillog]]
+path = "/var/log/mail.log"
+"#;
+        let c = parse(text, Path::new("x.toml")).expect("valid");
+        assert_eq!(c.mta.kind, MtaKind::Postfix);
+        assert_eq!(c.probes[0].tls, TlsMode::Starttls);
+        assert_eq!(c.thresholds.for_item("cpu"), (0.0, 0.9));
+        assert_eq!(c.thresholds.for_item("memory"), (0.75, 0.9));
+        assert!(!c.notifications.enabled);
+        assert_eq!(c.maillogs.len(), 1);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let e = err("[monitor]\ninterval_secs = 5\n  interval_sec = 3\n");
+        assert_eq!(e.file, PathBuf::from("/etc/headroom.toml"));
+        assert_eq!((e.line, e.column), (Some(3), Some(3)));
+        assert!(
+            e.message.contains("unknown field `interval_sec`"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("/etc/headroom.toml:3:3: {}", e.message)
+        );
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        let e = err("[thresholds]\nwarn_ratio = \"high\"\n");
+        assert_eq!((e.line, e.column), (Some(2), Some(14)));
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let e = err("[monitor\ninterval_secs = 5\n");
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn unknown_enum_value_is_rejected() {
+        let e = err("[mta]\nkind = \"qmail\"\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("qmail"), "{}", e.message);
+    }
+
+    #[test]
+    fn validation_errors_point_at_the_offending_key() {
+        let e = err("[thresholds]\nwarn_ratio = 0.99\ncrit_ratio = 0.9\n");
+        assert_eq!((e.line, e.column), (Some(2), Some(14)));
+        assert!(e.message.contains("above crit_ratio"), "{}", e.message);
+
+        let e = err("[[probe]]\nname = \"a\"\n[[probe]]\nname = \"b\"\nport = 0\n");
+        assert_eq!(e.line, Some(5));
+        assert!(e.message.contains("port 0"), "{}", e.message);
+
+        let e = err("[monitor]\ninterval_secs = -1\n");
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn per_item_overrides_must_name_a_known_item() {
+        let e = err("[thresholds.items.cpuu]\nwarn_ratio = 0.5\n");
+        assert!(e.message.contains("unknown item `cpuu`"), "{}", e.message);
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn duplicate_probe_names_are_rejected() {
+        let e = err("[[probe]]\nname = \"a\"\n[[probe]]\nname = \"a\"\n");
+        assert!(e.message.contains("used twice"));
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_without_position() {
+        let e = load(Some(Path::new("/nonexistent/headroom.toml"))).expect_err("missing");
+        assert_eq!(e.line, None);
+        assert!(e.to_string().contains("cannot read configuration"));
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+}

@@ -1,0 +1,15 @@
+//! Headroom's engine: everything but the desktop. Sources read the world into a
+//! [`snapshot::Snapshot`], [`assess`] turns it into levels and forecasts, and the
+//! [`monitor`] hands each tick to its sinks. No tauri, no UI.
+#![forbid(unsafe_code)]
+
+pub mod alerts;
+pub mod assess;
+pub mod config;
+pub mod error;
+pub mod history;
+pub mod host;
+pub mod monitor;
+pub mod snapshot;
+
+pub use error::Error;
