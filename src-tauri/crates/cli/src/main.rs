@@ -1,1 +1,93 @@
-fn main() {}
+//! `headroom-cli`: Headroom without a desktop. The contracts of every subcommand
+//! (arguments, JSON fields, exit codes) are in DESIGN.md; users' scripts depend on them.
+
+mod check;
+mod output;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "headroom-cli", version, about = "Headroom: warn before the mail server says 421")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One-shot check with Nagios exit codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Skip SMTP probes.
+        #[arg(long)]
+        no_probe: bool,
+    },
+    /// Run the monitor loop and print every change of an item's level.
+    Watch {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Nagios UNKNOWN: bad usage or unreadable configuration.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_UNKNOWN)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("headroom-cli: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_UNKNOWN);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Check {
+                config,
+                json,
+                no_probe,
+            } => check::run(config.as_deref(), json, no_probe).await,
+            Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Loads the configuration or says why not (file, line, column) on stderr.
+pub fn load_config(path: Option<&std::path::Path>) -> Result<headroom_engine::config::Config, u8> {
+    headroom_engine::config::load(path).map_err(|e| {
+        eprintln!("headroom-cli: {e}");
+        EXIT_UNKNOWN
+    })
+}

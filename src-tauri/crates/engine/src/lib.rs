@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod assess;
+pub mod classify;
 pub mod config;
 pub mod error;
 pub mod history;

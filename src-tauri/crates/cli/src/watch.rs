@@ -1,0 +1,66 @@
+//! `watch`: the monitor loop headless, one line per change of an item's level.
+
+use std::path::Path;
+
+use headroom_engine::host::SysHost;
+use headroom_engine::monitor::{Monitor, Sink, Tick};
+use tokio_util::sync::CancellationToken;
+
+struct PrintTransitions {
+    json: bool,
+}
+
+impl Sink for PrintTransitions {
+    fn on_tick(&mut self, tick: &Tick) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for t in &tick.transitions {
+            let line = if self.json {
+                serde_json::to_string(t).unwrap_or_default()
+            } else {
+                format!(
+                    "{} {:<18} {} -> {}: {}",
+                    t.ts as i64,
+                    t.item,
+                    t.previous.map(|p| p.as_str()).unwrap_or("start"),
+                    t.level,
+                    t.message
+                )
+            };
+            // A closed pipe (`| head`) ends the watch quietly on the next signal.
+            if writeln!(out, "{line}").is_err() {
+                return;
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+pub async fn run(config: Option<&Path>, json: bool) -> u8 {
+    let config = match crate::load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut monitor = Monitor::new(config, Box::new(SysHost::new()));
+    monitor.add_sink(Box::new(PrintTransitions { json }));
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.cancel();
+    });
+    monitor.run(cancel).await;
+    0
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
