@@ -1,1 +1,8 @@
-//! Helpers for system tests.
+//! Helpers for Headroom's system tests: real servers, real desktops, real binaries.
+//!
+//! Every helper starts its own private instance (display, session bus, mail server)
+//! and stops it on drop, so tests can run in parallel and leave nothing behind.
+
+pub mod bins;
+pub mod desktop;
+pub mod webdriver;

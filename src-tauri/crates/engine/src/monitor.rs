@@ -232,10 +232,11 @@ impl Monitor {
             transitions,
             samples,
         };
+        // Sinks may read the handle (the window's state view): publish first.
+        *lock(&self.handle.latest) = Some(tick.clone());
         for sink in &mut self.sinks {
             sink.on_tick(&tick);
         }
-        *lock(&self.handle.latest) = Some(tick);
     }
 
     async fn read_host(&mut self) -> Result<crate::snapshot::HostSample, String> {

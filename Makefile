@@ -1,0 +1,54 @@
+# Headroom — two commands:
+#   make run    install what is missing, build, and start the desktop app
+#   make test   install what the tests need, and run every test layer
+# Also: make build (release binaries), make bench (benchmarks → BENCHMARKS.md).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run build test bench deps-run deps-test deps-bench ui ui-test lint rust-build rust-test clean
+
+run: deps-run ui
+	$(CARGO) build -p headroom -p headroom-cli
+	./target/debug/headroom $(ARGS)
+
+build: deps-run ui
+	$(CARGO) build --release -p headroom -p headroom-cli
+	@ls -l target/release/headroom target/release/headroom-cli
+
+test: deps-test ui ui-test lint rust-build rust-test
+
+deps-run:
+	@scripts/deps.sh run
+deps-test:
+	@scripts/deps.sh test
+deps-bench:
+	@scripts/deps.sh bench
+
+# The app embeds ui/dist at compile time, so the UI is built first.
+ui:
+	cd ui && npm run build
+
+ui-test:
+	cd ui && npm test
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@! $(CARGO) tree -p headroom-engine -e normal | grep -q 'tauri' || { echo "headroom-engine must not depend on tauri"; exit 1; }
+
+# Binaries the system tests start (target/debug/headroom, headroom-cli).
+rust-build:
+	$(CARGO) build --workspace --bins
+
+rust-test:
+	$(CARGO) test --workspace --no-fail-fast
+
+bench: deps-bench ui
+	$(CARGO) build --release -p headroom -p headroom-cli
+	bench/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules tests/artifacts

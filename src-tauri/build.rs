@@ -1,0 +1,13 @@
+// Commands are denied unless granted: the manifest lists the app's commands, and
+// capabilities/main.json grants exactly these to the main window.
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "get_state",
+            "subscribe",
+            "snooze",
+            "quit_app",
+        ]),
+    ))
+    .expect("tauri build script failed");
+}

@@ -1,0 +1,70 @@
+//! The engine-to-desktop sink: each tick goes to the window (through the subscribers'
+//! channels), to the alert log, and to the tray icon and status line.
+
+use std::sync::Arc;
+
+use headroom_engine::assess::Level;
+use headroom_engine::monitor::{Sink, Tick};
+use tauri::{AppHandle, Runtime};
+
+use crate::state::{AlertEntry, AppState, UiEvent};
+use crate::tray::{icon_for, Tray};
+
+pub struct Bridge<R: Runtime> {
+    _app: AppHandle<R>,
+    state: Arc<AppState>,
+    tray: Option<Tray<R>>,
+    shown: Option<(Level, String)>,
+}
+
+impl<R: Runtime> Bridge<R> {
+    pub fn new(app: AppHandle<R>, state: Arc<AppState>, tray: Option<Tray<R>>) -> Self {
+        Bridge {
+            _app: app,
+            state,
+            tray,
+            shown: None,
+        }
+    }
+
+    fn update_tray(&mut self, level: Level, summary: &str) {
+        let Some(tray) = &self.tray else { return };
+        if self.shown.as_ref().is_some_and(|(l, s)| *l == level && s == summary) {
+            return;
+        }
+        if self.shown.as_ref().is_none_or(|(l, _)| *l != level) {
+            if let Err(e) = tray.icon.set_icon(Some(icon_for(level))) {
+                tracing::warn!("cannot change the tray icon: {e}");
+            }
+        }
+        let line: String = format!("Headroom {summary}").chars().take(120).collect();
+        let _ = tray.status.set_text(&line);
+        let _ = tray.icon.set_tooltip(Some(&line));
+        // The snooze entry says whether a snooze is running (it may have expired).
+        let snoozed = self.state.snooze.until().is_some_and(|u| u > crate::state::now());
+        let _ = tray.snooze.set_text(if snoozed {
+            "Resume alerts (snoozed)"
+        } else {
+            "Snooze alerts for 1 hour"
+        });
+        self.shown = Some((level, summary.to_string()));
+    }
+}
+
+impl<R: Runtime> Sink for Bridge<R> {
+    fn on_tick(&mut self, tick: &Tick) {
+        for t in &tick.transitions {
+            // First levels of healthy items are not news; everything else is logged.
+            if t.previous.is_none() && t.level == Level::Ok {
+                continue;
+            }
+            self.state.log_alert(AlertEntry::from_transition(t));
+        }
+        let view = self.state.view();
+        self.update_tray(view.status, &view.summary);
+        self.state.broadcast(&UiEvent::Tick {
+            state: view,
+            samples: tick.samples.clone(),
+        });
+    }
+}

@@ -1,0 +1,115 @@
+//! The desktop shell: window, tray, notifications and the wiring from the engine's
+//! monitor to them. All the work lives in `headroom-engine`; this crate only presents.
+
+mod bridge;
+mod commands;
+mod notify;
+mod state;
+mod tray;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use headroom_engine::config::{self, Config};
+use headroom_engine::host::SysHost;
+use headroom_engine::monitor::{Monitor, NotifySink};
+use tauri::{Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+
+pub use state::AppState;
+
+pub struct Options {
+    pub config_path: Option<PathBuf>,
+    pub hidden: bool,
+}
+
+/// Starts the desktop app with the real runtime.
+pub fn run(options: Options) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    run_app(tauri::Builder::default(), options);
+}
+
+/// Builds and runs the app on any runtime, so tests can pass a mock builder.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
+    // A broken file must not stop monitoring: run on defaults and say why in the window.
+    let (config, config_error) = match config::load(options.config_path.as_deref()) {
+        Ok(c) => (c, None),
+        Err(e) => {
+            tracing::error!("{e}; running with the default settings");
+            (Config::default(), Some(e.to_string()))
+        }
+    };
+    let state = Arc::new(AppState::new(config, config_error, options.config_path.clone()));
+    let hidden = options.hidden;
+    let setup_state = state.clone();
+    let app = builder
+        .manage(state.clone())
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::subscribe,
+            commands::snooze,
+            commands::quit_app,
+        ])
+        .setup(move |app| {
+            let state = setup_state;
+            WebviewWindowBuilder::new(app, "main", WebviewUrl::default())
+                .title("Headroom")
+                .inner_size(1180.0, 820.0)
+                .min_inner_size(720.0, 480.0)
+                .visible(!hidden)
+                .build()?;
+            let tray = match tray::create(app.handle(), &state) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!("no tray icon: {e}; closing the window will quit Headroom");
+                    state.set_tray_problem(e);
+                    None
+                }
+            };
+            if hidden && tray.is_none() {
+                // Nothing to click on: show the window after all.
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.show();
+                }
+            }
+            let config = state.config();
+            let mut monitor = Monitor::new(config.clone(), Box::new(SysHost::new()));
+            state.set_monitor(monitor.handle());
+            monitor.add_sink(Box::new(bridge::Bridge::new(app.handle().clone(), state.clone(), tray)));
+            monitor.add_sink(Box::new(NotifySink::new(
+                &config,
+                state.snooze.clone(),
+                Box::new(notify::DesktopNotifier::spawn()),
+            )));
+            let cancel = state.cancel.clone();
+            tauri::async_runtime::spawn(monitor.run(cancel));
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<Arc<AppState>>();
+                // With a tray the window only hides; without one, closing quits.
+                if state.tray_available() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("headroom: cannot start the desktop app: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(move |_handle, event| {
+        if let RunEvent::Exit = event {
+            state.cancel.cancel();
+        }
+    });
+}

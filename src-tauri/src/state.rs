@@ -1,0 +1,198 @@
+//! What the shell keeps between ticks: settings, the monitor's handle, the UI
+//! subscribers, the alert log and the snooze.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use headroom_engine::alerts::Snooze;
+use headroom_engine::assess::{Assessment, Level, Transition};
+use headroom_engine::config::Config;
+use headroom_engine::history::SampleBatch;
+use headroom_engine::monitor::MonitorHandle;
+use headroom_engine::snapshot::{HostSample, SourceProblem, Ts};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tokio_util::sync::CancellationToken;
+
+/// How many alert log entries the window can page through.
+const ALERT_LOG_LEN: usize = 500;
+
+/// One alert log entry: a level transition or a snooze.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEntry {
+    pub ts: Ts,
+    pub kind: &'static str,
+    pub item: Option<String>,
+    pub level: Option<Level>,
+    pub previous: Option<Level>,
+    pub message: String,
+}
+
+impl AlertEntry {
+    pub fn from_transition(t: &Transition) -> Self {
+        AlertEntry {
+            ts: t.ts,
+            kind: "transition",
+            item: Some(t.item.clone()),
+            level: Some(t.level),
+            previous: t.previous,
+            message: t.message.clone(),
+        }
+    }
+}
+
+/// The window's view of the current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateView {
+    pub ts: Option<Ts>,
+    pub status: Level,
+    pub summary: String,
+    pub assessment: Option<Assessment>,
+    pub host: Option<HostSample>,
+    pub problems: Vec<SourceProblem>,
+    pub config_path: Option<String>,
+    pub config_error: Option<String>,
+    pub tray_problem: Option<String>,
+    pub snoozed_until: Option<Ts>,
+    pub interval_secs: f64,
+}
+
+/// Everything the window hears after subscribing, in order, through one channel.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// A tick: the new state and its chart samples.
+    Tick { state: StateView, samples: SampleBatch },
+    Alert { entry: AlertEntry },
+}
+
+pub struct AppState {
+    config: Mutex<Config>,
+    config_path: Option<PathBuf>,
+    config_error: Mutex<Option<String>>,
+    tray_problem: Mutex<Option<String>>,
+    monitor: Mutex<Option<MonitorHandle>>,
+    subscribers: Mutex<Vec<Channel<UiEvent>>>,
+    alerts: Mutex<VecDeque<AlertEntry>>,
+    pub snooze: Snooze,
+    pub cancel: CancellationToken,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl AppState {
+    pub fn new(config: Config, config_error: Option<String>, config_path: Option<PathBuf>) -> Self {
+        AppState {
+            config: Mutex::new(config),
+            config_path: config_path.or_else(headroom_engine::config::default_path),
+            config_error: Mutex::new(config_error),
+            tray_problem: Mutex::new(None),
+            monitor: Mutex::new(None),
+            subscribers: Mutex::new(Vec::new()),
+            alerts: Mutex::new(VecDeque::new()),
+            snooze: Snooze::default(),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    pub fn set_monitor(&self, h: MonitorHandle) {
+        *lock(&self.monitor) = Some(h);
+    }
+
+    pub fn set_tray_problem(&self, p: String) {
+        *lock(&self.tray_problem) = Some(p);
+    }
+
+    pub fn tray_available(&self) -> bool {
+        lock(&self.tray_problem).is_none()
+    }
+
+    pub fn history(&self) -> SampleBatch {
+        lock(&self.monitor).as_ref().map(|m| m.history()).unwrap_or_default()
+    }
+
+    pub fn alerts(&self) -> Vec<AlertEntry> {
+        lock(&self.alerts).iter().rev().cloned().collect()
+    }
+
+    pub fn view(&self) -> StateView {
+        let latest = lock(&self.monitor).as_ref().and_then(|m| m.latest());
+        let (assessment, host, problems) = match latest {
+            Some(t) => (Some(t.assessment), t.snapshot.host, t.snapshot.problems),
+            None => (None, None, Vec::new()),
+        };
+        StateView {
+            ts: assessment.as_ref().map(|a| a.ts),
+            status: assessment.as_ref().map(|a| a.status).unwrap_or(Level::Unknown),
+            summary: assessment
+                .as_ref()
+                .map(|a| a.summary())
+                .unwrap_or_else(|| "starting: first reading in a moment".into()),
+            assessment,
+            host,
+            problems,
+            config_path: self.config_path.as_ref().map(|p| p.display().to_string()),
+            config_error: lock(&self.config_error).clone(),
+            tray_problem: lock(&self.tray_problem).clone(),
+            snoozed_until: self.snooze.until(),
+            interval_secs: lock(&self.config).monitor.interval_secs,
+        }
+    }
+
+    pub fn subscribe(&self, ch: Channel<UiEvent>) {
+        lock(&self.subscribers).push(ch);
+    }
+
+    /// Sends to every subscriber, forgetting those whose window has gone.
+    pub fn broadcast(&self, ev: &UiEvent) {
+        lock(&self.subscribers).retain(|ch| ch.send(ev.clone()).is_ok());
+    }
+
+    pub fn log_alert(&self, entry: AlertEntry) {
+        {
+            let mut a = lock(&self.alerts);
+            a.push_back(entry.clone());
+            while a.len() > ALERT_LOG_LEN {
+                a.pop_front();
+            }
+        }
+        self.broadcast(&UiEvent::Alert { entry });
+    }
+
+    /// Snoozes notifications for `secs` from now (or resumes with `None`) and logs it.
+    pub fn set_snooze(&self, secs: Option<f64>) -> Option<Ts> {
+        let now = now();
+        let until = secs.map(|s| now + s);
+        self.snooze.set_until(until);
+        let message = match until {
+            Some(_) => format!(
+                "notifications snoozed for {}",
+                headroom_engine::assess::format_duration(secs.unwrap_or(0.0))
+            ),
+            None => "notifications resumed".to_string(),
+        };
+        self.log_alert(AlertEntry {
+            ts: now,
+            kind: "snooze",
+            item: None,
+            level: None,
+            previous: None,
+            message,
+        });
+        until
+    }
+}
+
+pub fn now() -> Ts {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,167 @@
+//! A private desktop session for one test: an Xvfb display and a D-Bus session bus of
+//! its own, with the environment WebKitGTK needs to render there as root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::bins::wait_for;
+
+pub struct Desktop {
+    pub display: String,
+    pub bus_address: String,
+    dir: tempfile::TempDir,
+    children: Vec<Child>,
+}
+
+impl Desktop {
+    /// Starts Xvfb on a free display and a session bus. Panics with the reason when the
+    /// programs are missing (`make test` installs them).
+    pub fn start() -> Desktop {
+        let dir = tempfile::Builder::new()
+            .prefix("headroom-desktop-")
+            .tempdir()
+            .expect("temp dir");
+        let runtime = dir.path().join("runtime");
+        std::fs::create_dir_all(&runtime).expect("runtime dir");
+        set_mode_700(&runtime);
+        let mut children = Vec::new();
+        let (display, xvfb) = start_xvfb(dir.path());
+        children.push(xvfb);
+        let socket = dir.path().join("bus");
+        let bus_address = format!("unix:path={}", socket.display());
+        let dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--address", &bus_address])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (package dbus) must be installed");
+        children.push(dbus);
+        wait_for(Duration::from_secs(10), || socket.exists().then_some(()))
+            .expect("session bus socket did not appear within 10 s");
+        Desktop {
+            display,
+            bus_address,
+            dir,
+            children,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The environment for programs that should live in this desktop.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.dir.path().join("home");
+        let _ = std::fs::create_dir_all(home.join(".config"));
+        let _ = std::fs::create_dir_all(home.join(".local/share"));
+        vec![
+            ("DISPLAY".into(), self.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
+            ("XDG_RUNTIME_DIR".into(), path(&self.dir.path().join("runtime"))),
+            ("HOME".into(), path(&home)),
+            ("XDG_CONFIG_HOME".into(), path(&home.join(".config"))),
+            ("XDG_DATA_HOME".into(), path(&home.join(".local/share"))),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER".into(), "1".into()),
+            ("NO_AT_BRIDGE".into(), "1".into()),
+            ("GDK_BACKEND".into(), "x11".into()),
+            ("HEADROOM_LOG".into(), "info".into()),
+        ]
+    }
+
+    /// A command that runs inside this desktop.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.envs(self.env());
+        c
+    }
+
+    /// Keeps a child alive for the life of the desktop and kills it on drop.
+    pub fn adopt(&mut self, child: Child) {
+        self.children.push(child);
+    }
+
+    /// Starts the dunst notification server on this desktop's bus and waits until it
+    /// owns org.freedesktop.Notifications.
+    pub fn start_notification_server(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("dunst.log")).expect("log file");
+        let child = self
+            .command("dunst")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("dunst (package dunst) must be installed");
+        self.adopt(child);
+        let owned = wait_for(Duration::from_secs(15), || {
+            let out = self
+                .command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.Notifications",
+                ])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("boolean true")
+                .then_some(())
+        });
+        assert!(owned.is_some(), "dunst did not take org.freedesktop.Notifications within 15 s");
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn set_mode_700(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+}
+
+/// Starts Xvfb on the first display number that is free, retrying on a lost race with
+/// another test.
+fn start_xvfb(dir: &Path) -> (String, Child) {
+    let base = 100 + (std::process::id() % 200) as u32 * 4;
+    for n in (base..base + 400).map(|n| 100 + (n - 100) % 800) {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        {
+            continue;
+        }
+        let log = std::fs::File::create(dir.join(format!("xvfb-{n}.log"))).expect("log");
+        let mut child = Command::new("Xvfb")
+            .args([format!(":{n}").as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp", "-ac"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("Xvfb (package xvfb) must be installed");
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let up = wait_for(Duration::from_secs(10), || {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return Some(false);
+            }
+            socket.exists().then_some(true)
+        });
+        if up == Some(true) {
+            return (format!(":{n}"), child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("no free X display for Xvfb");
+}

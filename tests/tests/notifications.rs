@@ -1,0 +1,132 @@
+//! Desktop notifications on a real session bus with a real notification server (dunst),
+//! observed with dbus-monitor.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use headroom_tests::bins::{bin, wait_for};
+use headroom_tests::desktop::Desktop;
+
+/// Counts `Notify` calls from Headroom seen on the bus so far.
+struct BusWatch {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl BusWatch {
+    fn start(desktop: &Desktop) -> BusWatch {
+        let log = desktop.dir().join("dbus-monitor.log");
+        let out = std::fs::File::create(&log).expect("log");
+        let child = desktop
+            .command("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor (package dbus) must be installed");
+        // dbus-monitor prints its own NameAcquired signal once it is listening.
+        wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|s| s.contains("NameAcquired") || s.contains("signal"))
+        });
+        BusWatch { child, log }
+    }
+
+    /// Each Notify call: (summary, body) of calls whose app name is Headroom.
+    fn headroom_notifications(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.split("method call")
+            .skip(1)
+            .filter(|call| call.contains("member=Notify"))
+            .filter(|call| call.contains("string \"Headroom\""))
+            .map(|call| call.to_string())
+            .collect()
+    }
+}
+
+impl Drop for BusWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the app with `config`; its log goes to `app.log` in the desktop's folder
+/// (a file, not a pipe nobody reads, so the app can never block on it).
+fn start_app(desktop: &Desktop, config: &str) -> (Child, std::path::PathBuf) {
+    let cfg = desktop.dir().join("config.toml");
+    std::fs::write(&cfg, config).expect("config");
+    let log = desktop.dir().join("app.log");
+    let child = desktop
+        .command(bin("headroom"))
+        .args(["--config", cfg.to_str().expect("utf-8 path")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start headroom");
+    (child, log)
+}
+
+const CPU_ALWAYS_WARNING: &str = "\
+[monitor]
+interval_secs = 0.5
+
+[thresholds.items.cpu]
+warn_ratio = 0.0
+crit_ratio = 2.0
+";
+
+#[test]
+fn a_standing_warning_is_notified_exactly_once() {
+    let mut desktop = Desktop::start();
+    desktop.start_notification_server();
+    let watch = BusWatch::start(&desktop);
+    let (mut app, _) = start_app(&desktop, CPU_ALWAYS_WARNING);
+
+    let first = wait_for(Duration::from_secs(90), || {
+        let n = watch.headroom_notifications();
+        (!n.is_empty()).then_some(n)
+    });
+    // Keep watching for 20 more ticks: the level stays warning, nothing more is sent.
+    std::thread::sleep(Duration::from_secs(10));
+    let all = watch.headroom_notifications();
+    let alive = app.try_wait().expect("poll app").is_none();
+    let _ = app.kill();
+    let _ = app.wait();
+    let first = first.expect("one notification within 90 s");
+    assert!(alive, "the app kept running");
+    assert!(first[0].contains("CPU"), "{}", first[0]);
+    assert!(first[0].contains("Headroom warning"), "{}", first[0]);
+    assert_eq!(all.len(), 1, "exactly one notification, got {}:\n{all:#?}", all.len());
+}
+
+#[test]
+fn no_notification_server_is_a_logged_warning_not_a_crash() {
+    let desktop = Desktop::start();
+    let (mut app, log_path) = start_app(&desktop, CPU_ALWAYS_WARNING);
+    // Wait for the warning to be tried (the first tick comes within a second or two).
+    wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&log_path)
+            .ok()
+            .filter(|l| l.contains("cannot show a desktop notification"))
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let alive = app.try_wait().expect("poll app").is_none();
+    let _ = app.kill();
+    let _ = app.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(alive, "the app must keep running without a notification server:\n{log}");
+    assert!(
+        log.contains("cannot show a desktop notification"),
+        "a warning says why notifications are missing:\n{log}"
+    );
+    assert_eq!(
+        log.matches("cannot show a desktop notification").count(),
+        1,
+        "said once, not per tick:\n{log}"
+    );
+}

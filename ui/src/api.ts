@@ -1,0 +1,24 @@
+// The only file that talks to Tauri. Components import from here, so tests can mock
+// one module and the rest of the UI never sees IPC.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { Initial, UiEvent } from './types';
+
+export function getState(): Promise<Initial> {
+  return invoke<Initial>('get_state');
+}
+
+/** Live ticks and alerts, in order, until the window closes. */
+export async function subscribe(onEvent: (e: UiEvent) => void): Promise<void> {
+  const events = new Channel<UiEvent>();
+  events.onmessage = onEvent;
+  await invoke('subscribe', { events });
+}
+
+/** Snooze notifications for `minutes`, or resume them with null. */
+export function snooze(minutes: number | null): Promise<number | null> {
+  return invoke<number | null>('snooze', { minutes });
+}
+
+export function quitApp(): Promise<void> {
+  return invoke('quit_app');
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+// The app loads the built files from disk (tauri.conf.json frontendDist); there is no
+// dev server in production, and nothing is fetched from the network.
+export default defineConfig({
+  plugins: [svelte()],
+  clearScreen: false,
+  build: {
+    target: 'safari15',
+    outDir: 'dist',
+    emptyOutDir: true,
+    // Inline nothing: the CSP allows only 'self' scripts, styles and images.
+    assetsInlineLimit: 0,
+    cssCodeSplit: false,
+  },
+  test: {
+    environment: 'jsdom',
+    include: ['src/**/*.test.ts'],
+  },
+  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
+});
