@@ -178,3 +178,13 @@ async fn memory_history_is_bounded_by_its_window() {
     let n = handle.history().ts.len();
     assert!((60..=61).contains(&n), "{n} samples kept");
 }
+
+/// The desktop app spawns the monitor on tauri's multi-threaded runtime, so the
+/// future of `run` (and everything a Monitor holds across awaits) must be Send.
+#[test]
+fn the_monitor_future_is_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let (m, _, _) = monitor(config(1.0), vec![Some(1.0)]);
+    let fut = m.run(CancellationToken::new());
+    is_send(&fut);
+}
