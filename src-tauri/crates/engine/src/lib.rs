@@ -8,6 +8,7 @@ pub mod assess;
 pub mod classify;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod history;
 pub mod host;
 pub mod monitor;
