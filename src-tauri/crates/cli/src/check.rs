@@ -15,11 +15,28 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let snapshot = sample_once().await;
+    let mut snapshot = sample_once().await;
+    sample_mta(&config.mta, &mut snapshot).await;
     let (assessment, _) = Assessor::new().assess(&snapshot, &config.thresholds);
     if json {
+        let mta = snapshot.mta.as_ref();
         let out = json!({
             "status": assessment.status,
+            "mta": mta.map(|m| json!({
+                "kind": m.kind, "version": m.version, "running": m.running,
+                "config_source": m.config_source, "notes": m.notes, "services": m.services,
+            })),
+            "limits": mta.map(|m| &m.limits),
+            "queue": mta.and_then(|m| m.queue.as_ref()).map(|q| {
+                let d = mta.and_then(|m| m.details.as_ref());
+                json!({
+                    "maildrop": q.maildrop, "incoming": q.incoming, "active": q.active,
+                    "deferred": q.deferred, "hold": q.hold, "oldest_age_s": q.oldest_age_s,
+                    "method": q.method,
+                    "top_reasons": d.map(|d| &d.top_reasons),
+                    "top_domains": d.map(|d| &d.top_domains),
+                })
+            }),
             "host": snapshot.host,
             "items": assessment.items,
             "problems": snapshot.problems,
@@ -42,6 +59,58 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
     assessment.status.exit_code() as u8
 }
 
+/// Reads the mail server once and, when mail is queued, lists the queue once for
+/// true ages and reasons (as the monitor's background listing would).
+async fn sample_mta(config: &headroom_engine::config::MtaConfig, snap: &mut Snapshot) {
+    let Some(mut source) = headroom_engine::mta::detect(config) else {
+        return;
+    };
+    let now = snap.ts;
+    let read = tokio::task::spawn_blocking(move || {
+        let sample = source.sample();
+        let queued = sample
+            .as_ref()
+            .ok()
+            .and_then(|s| s.queue.as_ref())
+            .map(|q| q.total());
+        let details = match (queued, sample.as_ref().map(|s| s.running)) {
+            (Some(0), _) | (_, Ok(false)) | (_, Err(_)) => None,
+            _ => source.lister().map(|mut l| l.list(Duration::from_secs(20))),
+        };
+        (sample, details)
+    });
+    match tokio::time::timeout(Duration::from_secs(30), read).await {
+        Ok(Ok((Ok(mut m), details))) => {
+            match details {
+                Some(Ok(d)) => {
+                    if !d.complete {
+                        m.notes.extend(d.note.clone());
+                    }
+                    headroom_engine::mta::merge_details(&mut m, Some(&d), now)
+                }
+                Some(Err(e)) => {
+                    m.notes.push(format!("queue listing: {e}"));
+                    headroom_engine::mta::merge_details(&mut m, None, now)
+                }
+                None => headroom_engine::mta::merge_details(&mut m, None, now),
+            }
+            snap.mta = Some(m);
+        }
+        Ok(Ok((Err(e), _))) => snap.problems.push(mta_problem(e)),
+        Ok(Err(e)) => snap.problems.push(mta_problem(e.to_string())),
+        Err(_) => snap.problems.push(mta_problem(
+            "mail server sampling took longer than 30 s".into(),
+        )),
+    }
+}
+
+fn mta_problem(message: String) -> SourceProblem {
+    SourceProblem {
+        source: "mta".into(),
+        message,
+    }
+}
+
 /// Primes the host, waits long enough for a CPU difference, and reads it once.
 async fn sample_once() -> Snapshot {
     let read = tokio::task::spawn_blocking(|| {
@@ -58,7 +127,9 @@ async fn sample_once() -> Snapshot {
         Ok(Ok(Ok(h))) => snap.host = Some(h),
         Ok(Ok(Err(e))) => snap.problems.push(problem(e)),
         Ok(Err(e)) => snap.problems.push(problem(e.to_string())),
-        Err(_) => snap.problems.push(problem("host sampling took longer than 10 s".into())),
+        Err(_) => snap
+            .problems
+            .push(problem("host sampling took longer than 10 s".into())),
     }
     snap
 }

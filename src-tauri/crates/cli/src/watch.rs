@@ -41,7 +41,11 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let mta = headroom_engine::mta::detect(&config.mta);
     let mut monitor = Monitor::new(config, Box::new(SysHost::new()));
+    if let Some(mta) = mta {
+        monitor = monitor.with_mta(mta);
+    }
     monitor.add_sink(Box::new(PrintTransitions { json }));
     let cancel = CancellationToken::new();
     let stop = cancel.clone();

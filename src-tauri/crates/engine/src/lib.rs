@@ -12,6 +12,7 @@ pub mod explain;
 pub mod history;
 pub mod host;
 pub mod monitor;
+pub mod mta;
 pub mod snapshot;
 
 pub use error::Error;

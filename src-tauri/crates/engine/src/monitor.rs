@@ -13,6 +13,7 @@ use crate::assess::{Assessment, Assessor, Transition};
 use crate::config::Config;
 use crate::history::{metrics_of, Recent, SampleBatch};
 use crate::host::HostSource;
+use crate::mta::{MtaSource, QueueDetails, QueueLister};
 use crate::snapshot::{Snapshot, SourceProblem, Ts};
 
 /// One tick's results, as every sink sees them.
@@ -132,6 +133,24 @@ pub struct Monitor {
     sinks: Vec<Box<dyn Sink>>,
     assessor: Assessor,
     handle: MonitorHandle,
+    mta: Option<MtaReader>,
+}
+
+/// The mail server source and its background queue listing.
+struct MtaReader {
+    source: Arc<Mutex<Box<dyn MtaSource>>>,
+    /// Taken by `run`, which gives it a task of its own.
+    lister: Option<Box<dyn QueueLister>>,
+    listing: Arc<Mutex<Listing>>,
+}
+
+/// What the background listing last produced.
+#[derive(Default)]
+struct Listing {
+    details: Option<QueueDetails>,
+    error: Option<String>,
+    /// Messages queued at the last tick: the listing's cadence scales with it.
+    queued: u64,
 }
 
 impl Monitor {
@@ -154,7 +173,20 @@ impl Monitor {
             sinks: Vec::new(),
             assessor: Assessor::new(),
             handle,
+            mta: None,
         }
+    }
+
+    /// Reads this mail server every tick (off the runtime, with a timeout) and, when it
+    /// has one, runs its slow queue listing (`postqueue -j`) in a task of its own whose
+    /// cadence scales with the queue size, so a listing never delays a tick.
+    pub fn with_mta(mut self, source: Box<dyn MtaSource>) -> Self {
+        self.mta = Some(MtaReader {
+            lister: source.lister(),
+            source: Arc::new(Mutex::new(source)),
+            listing: Arc::default(),
+        });
+        self
     }
 
     /// For fakes that never block, and paused-time tests.
@@ -184,6 +216,14 @@ impl Monitor {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(interval.min(Duration::from_millis(500))) => {}
+        }
+        if let Some(lister) = self.mta.as_mut().and_then(|m| m.lister.take()) {
+            let listing = self
+                .mta
+                .as_ref()
+                .map(|m| m.listing.clone())
+                .unwrap_or_default();
+            tokio::spawn(run_listing(lister, listing, interval, cancel.clone()));
         }
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -217,6 +257,15 @@ impl Monitor {
                 message: e,
             }),
         }
+        if self.mta.is_some() {
+            match self.read_mta().await {
+                Ok(m) => snapshot.mta = Some(m),
+                Err(e) => snapshot.problems.push(SourceProblem {
+                    source: "mta".into(),
+                    message: e,
+                }),
+            }
+        }
         let (assessment, transitions) = self.assessor.assess(&snapshot, &self.config.thresholds);
         let metrics: BTreeMap<String, Option<f64>> = metrics_of(&snapshot, &assessment);
         if let Some(r) = lock(&self.handle.recent).as_mut() {
@@ -239,6 +288,45 @@ impl Monitor {
         }
     }
 
+    async fn read_mta(&mut self) -> Result<crate::mta::MtaSample, String> {
+        let Some((source, listing)) = self
+            .mta
+            .as_ref()
+            .map(|m| (m.source.clone(), m.listing.clone()))
+        else {
+            return Err("no mail server configured".into());
+        };
+        let mut sample = if self.host_blocking {
+            let budget =
+                Duration::from_secs_f64((self.config.monitor.interval_secs * 0.8).max(0.5));
+            let job = tokio::task::spawn_blocking(move || match source.try_lock() {
+                Ok(mut s) => s.sample(),
+                Err(_) => Err("mail server sampling is still stuck in an earlier read".into()),
+            });
+            match tokio::time::timeout(budget, job).await {
+                Ok(Ok(r)) => r?,
+                Ok(Err(e)) => return Err(format!("mail server sampling failed: {e}")),
+                Err(_) => {
+                    return Err(format!(
+                        "mail server sampling took longer than {:.1} s",
+                        budget.as_secs_f64()
+                    ))
+                }
+            }
+        } else {
+            lock(&source).sample()?
+        };
+        let mut listing = lock(&listing);
+        if let Some(q) = &sample.queue {
+            listing.queued = q.total();
+        }
+        crate::mta::merge_details(&mut sample, listing.details.as_ref(), self.clock.now());
+        if let Some(e) = &listing.error {
+            sample.notes.push(e.clone());
+        }
+        Ok(sample)
+    }
+
     async fn read_host(&mut self) -> Result<crate::snapshot::HostSample, String> {
         if !self.host_blocking {
             return lock(&self.host).sample();
@@ -258,6 +346,48 @@ impl Monitor {
                 "host sampling took longer than {:.1} s (a hung filesystem?)",
                 budget.as_secs_f64()
             )),
+        }
+    }
+}
+
+/// The background queue listing: one listing, then a pause scaled to the queue size,
+/// until cancelled. A listing is killed at its budget by the lister itself.
+async fn run_listing(
+    lister: Box<dyn QueueLister>,
+    listing: Arc<Mutex<Listing>>,
+    tick: Duration,
+    cancel: CancellationToken,
+) {
+    let lister = Arc::new(Mutex::new(lister));
+    loop {
+        let queued = lock(&listing).queued;
+        let (pause, budget) = crate::mta::listing_cadence(queued, tick);
+        let l = lister.clone();
+        let job = tokio::task::spawn_blocking(move || lock(&l).list(budget));
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = tokio::time::timeout(budget + Duration::from_secs(5), job) => r,
+        };
+        {
+            let mut state = lock(&listing);
+            match result {
+                Ok(Ok(Ok(d))) => {
+                    state.error = d.note.clone().filter(|_| !d.complete);
+                    state.details = Some(d);
+                }
+                Ok(Ok(Err(e))) => state.error = Some(format!("queue listing: {e}")),
+                Ok(Err(e)) => state.error = Some(format!("queue listing failed: {e}")),
+                Err(_) => {
+                    state.error = Some(format!(
+                        "queue listing did not return within {:.0} s",
+                        budget.as_secs_f64()
+                    ))
+                }
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

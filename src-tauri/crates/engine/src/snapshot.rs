@@ -11,6 +11,9 @@ pub type Ts = f64;
 pub struct Snapshot {
     pub ts: Ts,
     pub host: Option<HostSample>,
+    /// The mail server: limits, processes, connections, queues (see [`crate::mta`]).
+    #[serde(default)]
+    pub mta: Option<crate::mta::MtaSample>,
     /// What could not be read this tick, per source ("host: statvfs /var timed out").
     pub problems: Vec<SourceProblem>,
 }

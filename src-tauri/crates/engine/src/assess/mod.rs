@@ -6,6 +6,7 @@
 mod catalog;
 pub mod forecast;
 mod host_items;
+mod mta_items;
 pub mod levels;
 
 pub use catalog::{
@@ -172,7 +173,8 @@ impl Assessor {
         }
         self.last_ts = Some(ts);
 
-        let inputs = host_items::items(snap);
+        let mut inputs = host_items::items(snap);
+        inputs.extend(mta_items::items(snap));
         let mut items = Vec::with_capacity(inputs.len());
         let mut transitions = Vec::new();
         for input in inputs {

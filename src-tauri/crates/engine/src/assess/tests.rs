@@ -4,6 +4,7 @@ use crate::snapshot::{HostSample, MemorySample, SourceProblem};
 fn snap(ts: f64, cpu: f64, mem_used: u64) -> Snapshot {
     Snapshot {
         ts,
+        mta: None,
         host: Some(HostSample {
             cpu_percent: Some(cpu),
             cores: 4,
@@ -94,6 +95,7 @@ fn a_failed_source_makes_its_items_unknown_with_the_reason() {
     let s = Snapshot {
         ts: 1.0,
         host: None,
+        mta: None,
         problems: vec![SourceProblem {
             source: "host".into(),
             message: "sampling timed out after 4 s".into(),

@@ -5,7 +5,7 @@ mod diskstats;
 mod filesystems;
 
 pub use diskstats::{parse_diskstats, DiskCounters, DiskIoTracker};
-pub use filesystems::{parse_mounts, MountEntry};
+pub use filesystems::{parse_mounts, statvfs, MountEntry};
 
 use std::time::Instant;
 

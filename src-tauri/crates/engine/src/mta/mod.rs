@@ -1,0 +1,199 @@
+//! Mail server adapters: which MTA runs here, its own limits, and how much of each is
+//! in use (processes, backlog, per-client connections, queues, queue filesystem).
+//!
+//! Each MTA is an [`MtaSource`]: `sample` is the cheap per-tick read (directory counts,
+//! /proc, statvfs, cached postconf), `lister` hands out the slow full listing of the
+//! queue (`postqueue -j`) that the monitor runs in its own task at a slower cadence so
+//! it never delays a tick. Sources read and report; [`crate::assess`] decides.
+
+pub mod command;
+pub mod exim;
+pub mod opensmtpd;
+pub mod postfix;
+pub mod procfs;
+mod sample;
+pub mod sendmail;
+
+pub use sample::{Counted, MtaSample, QueueCounts, QueueDetails, QueueFs, ServiceSample};
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::{MtaConfig, MtaKind};
+use crate::snapshot::Ts;
+
+/// A mail server read from outside. `sample` may block briefly (statvfs, a cached
+/// postconf): the monitor calls it on the blocking pool with a timeout.
+pub trait MtaSource: Send {
+    /// postfix | exim | opensmtpd | sendmail
+    fn kind(&self) -> &'static str;
+    fn sample(&mut self) -> Result<MtaSample, String>;
+    /// The slow full listing of the queue, if this MTA has one. Called once; the
+    /// monitor owns the lister and runs it off the tick.
+    fn lister(&self) -> Option<Box<dyn QueueLister>>;
+}
+
+/// Lists the whole queue once (slow: opens every queue file). Blocking; must return by
+/// `budget`, killing its child if need be, with memory bounded whatever the queue size.
+pub trait QueueLister: Send {
+    fn list(&mut self, budget: Duration) -> Result<QueueDetails, String>;
+}
+
+/// Picks the MTA to read: `mta.kind` when set, otherwise the one whose daemon runs
+/// here, otherwise the one whose programs are installed. `None` when there is none.
+pub fn detect(config: &MtaConfig) -> Option<Box<dyn MtaSource>> {
+    let kind = match config.kind {
+        MtaKind::None => return None,
+        MtaKind::Auto => detect_kind()?,
+        k => k,
+    };
+    Some(match kind {
+        MtaKind::Exim => Box::new(exim::Exim::new(config.config_dir.clone())),
+        MtaKind::Opensmtpd => Box::new(opensmtpd::OpenSmtpd::new()),
+        MtaKind::Sendmail => Box::new(sendmail::Sendmail::new()),
+        _ => Box::new(postfix::Postfix::new(config.config_dir.clone())),
+    })
+}
+
+/// Which MTA is here: a running daemon first, then installed programs.
+pub fn detect_kind() -> Option<MtaKind> {
+    let procs = procfs::processes_named(&["master", "exim4", "exim", "smtpd", "sendmail"]);
+    let has = |comm: &str, argv_has: &str| {
+        procs
+            .iter()
+            .any(|p| p.comm == comm && p.argv.iter().any(|a| a.contains(argv_has)))
+    };
+    if has("master", "") && Path::new("/usr/sbin/postconf").exists() {
+        return Some(MtaKind::Postfix);
+    }
+    if procs
+        .iter()
+        .any(|p| (p.comm == "exim4" || p.comm == "exim") && p.argv.iter().any(|a| a == "-bd"))
+    {
+        return Some(MtaKind::Exim);
+    }
+    // OpenSMTPD's parent process is called smtpd too, but its parent is not a Postfix
+    // master and it has no `-n service` argument.
+    if procs.iter().any(|p| {
+        p.comm == "smtpd"
+            && !p.argv.iter().any(|a| a == "-n")
+            && !procs.iter().any(|m| m.pid == p.ppid && m.comm == "master")
+    }) && Path::new("/usr/sbin/smtpctl").exists()
+    {
+        return Some(MtaKind::Opensmtpd);
+    }
+    if has("sendmail", "MTA") {
+        return Some(MtaKind::Sendmail);
+    }
+    if Path::new("/usr/sbin/postconf").exists() {
+        Some(MtaKind::Postfix)
+    } else if exim::find_exim().is_some() {
+        Some(MtaKind::Exim)
+    } else if Path::new("/usr/sbin/smtpctl").exists() {
+        Some(MtaKind::Opensmtpd)
+    } else if Path::new("/etc/mail/sendmail.cf").exists() {
+        Some(MtaKind::Sendmail)
+    } else {
+        None
+    }
+}
+
+/// Puts the latest queue listing into a per-tick sample: true age of the oldest
+/// message at `now`, and the per-queue counts when the directories could not be counted.
+pub fn merge_details(sample: &mut MtaSample, details: Option<&QueueDetails>, now: Ts) {
+    let Some(d) = details else {
+        if let Some(q) = &mut sample.queue {
+            if q.total() == 0 && q.method == "directory" {
+                q.oldest_age_s = Some(0.0);
+            }
+        }
+        return;
+    };
+    let q = sample.queue.get_or_insert_with(Default::default);
+    if q.method.is_empty() {
+        let count = |name: &str| Some(d.counts.get(name).copied().unwrap_or(0));
+        q.maildrop = count("maildrop");
+        q.incoming = count("incoming");
+        q.active = count("active");
+        q.deferred = count("deferred");
+        q.hold = count("hold");
+        q.method = "postqueue".into();
+        q.counted_age_s = (now - d.sampled_at).max(0.0);
+    }
+    q.oldest_age_s = if q.total() == 0 && q.method == "directory" {
+        Some(0.0)
+    } else {
+        d.oldest_arrival.map(|a| (now - a).max(0.0))
+    };
+    sample.details = Some(d.clone());
+}
+
+/// Unix time now, for sources that stamp what they read.
+pub fn unix_now() -> Ts {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// How long to wait between two full listings, and how long one may take, scaled to
+/// the queue size: a listing of 100k messages costs seconds of CPU and disk, so it runs
+/// rarely on a big queue and often on a small one.
+pub fn listing_cadence(queued: u64, tick: Duration) -> (Duration, Duration) {
+    let per_msg = Duration::from_micros(1000);
+    let pause = (tick * 6 + per_msg * queued.min(1_000_000) as u32)
+        .clamp(Duration::from_secs(15), Duration::from_secs(600));
+    let budget = (Duration::from_secs(10)
+        + Duration::from_micros(500) * queued.min(1_000_000) as u32)
+        .min(Duration::from_secs(120));
+    (pause, budget)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cadence_grows_with_the_queue_and_stays_bounded() {
+        let tick = Duration::from_secs(5);
+        let (small, b_small) = listing_cadence(10, tick);
+        let (big, b_big) = listing_cadence(100_000, tick);
+        let (huge, b_huge) = listing_cadence(50_000_000, tick);
+        assert!(small >= Duration::from_secs(15) && small < big);
+        assert!(big <= huge && huge <= Duration::from_secs(600));
+        assert!(b_small < b_big && b_huge <= Duration::from_secs(120));
+    }
+
+    #[test]
+    fn listing_ages_the_oldest_message_and_fills_missing_counts() {
+        let mut s = MtaSample::default();
+        let d = QueueDetails {
+            sampled_at: 1000.0,
+            messages: 3,
+            counts: [("deferred".to_string(), 3)].into_iter().collect(),
+            oldest_arrival: Some(400.0),
+            complete: true,
+            ..Default::default()
+        };
+        merge_details(&mut s, Some(&d), 1010.0);
+        let q = s.queue.expect("queue");
+        assert_eq!(q.deferred, Some(3));
+        assert_eq!(q.method, "postqueue");
+        assert_eq!(q.oldest_age_s, Some(610.0));
+        assert_eq!(q.counted_age_s, 10.0);
+    }
+
+    #[test]
+    fn an_empty_counted_queue_has_no_age_to_wait_for() {
+        let mut s = MtaSample {
+            queue: Some(QueueCounts {
+                method: "directory".into(),
+                deferred: Some(0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        merge_details(&mut s, None, 5.0);
+        assert_eq!(s.queue.and_then(|q| q.oldest_age_s), Some(0.0));
+    }
+}

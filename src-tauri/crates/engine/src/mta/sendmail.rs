@@ -1,0 +1,155 @@
+//! Sendmail read from its configuration file (`O MaxDaemonChildren=…`, `O MinFreeBlocks=…`,
+//! `O QueueDirectory=…`), the queue directory (one `qf` file per message) and /proc.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::mta::procfs;
+use crate::mta::{MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+
+pub struct Sendmail {
+    config: PathBuf,
+}
+
+impl Default for Sendmail {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sendmail {
+    pub fn new() -> Self {
+        Sendmail {
+            config: PathBuf::from("/etc/mail/sendmail.cf"),
+        }
+    }
+}
+
+/// `O Name=value` options of sendmail.cf.
+pub fn parse_options(cf: &str) -> BTreeMap<String, String> {
+    cf.lines()
+        .filter_map(|l| {
+            let (k, v) = l.strip_prefix("O ")?.split_once('=')?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Messages in a sendmail queue directory (qf files, in qf/ subdirectories too).
+pub fn count_queue(dir: &Path) -> std::io::Result<u64> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        if e.file_type()?.is_dir() {
+            if name == "qf" {
+                n += count_queue(&e.path())?;
+            }
+        } else if name.to_string_lossy().starts_with("qf") {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+impl MtaSource for Sendmail {
+    fn kind(&self) -> &'static str {
+        "sendmail"
+    }
+
+    fn sample(&mut self) -> Result<MtaSample, String> {
+        let cf = std::fs::read_to_string(&self.config)
+            .map_err(|e| format!("cannot read {}: {e}", self.config.display()))?;
+        let o = parse_options(&cf);
+        let num = |k: &str| o.get(k).and_then(|v| v.parse::<u64>().ok());
+        let mut s = MtaSample {
+            kind: "sendmail".into(),
+            config_source: self.config.display().to_string(),
+            ..Default::default()
+        };
+        let max_children = num("MaxDaemonChildren");
+        s.limits.insert("MaxDaemonChildren".into(), max_children);
+        s.limits.insert(
+            "ConnectionRateThrottle".into(),
+            num("ConnectionRateThrottle"),
+        );
+        s.limits.insert("RefuseLA".into(), num("RefuseLA"));
+        s.limits.insert("QueueLA".into(), num("QueueLA"));
+        s.limits
+            .insert("MaxMessageSize".into(), num("MaxMessageSize"));
+        let procs = procfs::processes_named(&["sendmail"]);
+        let daemon = procs
+            .iter()
+            .find(|p| p.argv.iter().any(|a| a.contains("accepting connections")));
+        s.running = daemon.is_some();
+        if !s.running {
+            s.notes
+                .push("mail system is down: no sendmail daemon accepting connections".into());
+        }
+        let children = daemon
+            .map(|d| procs.iter().filter(|p| p.ppid == d.pid).count() as u64)
+            .unwrap_or(0);
+        s.services.push(ServiceSample {
+            name: "smtp".into(),
+            command: "sendmail".into(),
+            process_limit: max_children.filter(|&m| m > 0),
+            limit_source: "MaxDaemonChildren".into(),
+            processes: children,
+            ..Default::default()
+        });
+        let qdir = o
+            .get("QueueDirectory")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/spool/mqueue"));
+        match count_queue(&qdir) {
+            Ok(n) => {
+                s.queue = Some(QueueCounts {
+                    deferred: Some(n),
+                    method: "directory".into(),
+                    ..Default::default()
+                })
+            }
+            Err(e) => s
+                .notes
+                .push(format!("cannot count {}: {e}", qdir.display())),
+        }
+        if let Ok((total, free, inodes, free_inodes)) =
+            crate::host::statvfs(&qdir.to_string_lossy())
+        {
+            // sendmail compares f_bavail with MinFreeBlocks, in blocks of f_bsize.
+            let bsize = rustix::fs::statvfs(&qdir).map(|v| v.f_bsize).ok();
+            s.limits
+                .insert("MinFreeBlocks".into(), num("MinFreeBlocks"));
+            s.limits.insert(
+                "queue_space_threshold".into(),
+                num("MinFreeBlocks").zip(bsize).map(|(b, z)| b * z),
+            );
+            s.queue_fs = Some(QueueFs {
+                path: qdir.display().to_string(),
+                total_bytes: total,
+                free_bytes: free,
+                total_inodes: inodes,
+                free_inodes,
+            });
+        }
+        Ok(s)
+    }
+
+    fn lister(&self) -> Option<Box<dyn QueueLister>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_of_sendmail_cf() {
+        let o = parse_options(
+            "# c\nO MaxDaemonChildren=12\nO QueueDirectory=/var/spool/mqueue\nDj$w\n",
+        );
+        assert_eq!(o.get("MaxDaemonChildren").map(String::as_str), Some("12"));
+        assert_eq!(o.len(), 2);
+    }
+}

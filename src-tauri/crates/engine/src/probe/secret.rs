@@ -1,0 +1,63 @@
+//! Probe passwords in the OS keyring (Secret Service on Linux), never in the config
+//! file or the logs. Entries are service `headroom`, user `USERNAME@HOST`.
+//!
+//! A desktop without a keyring daemon (or a headless host without D-Bus) is normal:
+//! lookups then fail with a sentence that says so, and the probe goes on without AUTH.
+
+use std::time::Duration;
+
+/// The keyring service name of every Headroom secret.
+pub const SERVICE: &str = "headroom";
+/// D-Bus calls to a missing or locked keyring must not hold a probe up.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The keyring user of a probe password.
+pub fn account(username: &str, host: &str) -> String {
+    format!("{username}@{host}")
+}
+
+/// Looks the password up; `Err` is a sentence for the probe's `detail`.
+pub async fn password(username: &str, host: &str) -> Result<String, String> {
+    let account = account(username, host);
+    let acc = account.clone();
+    let lookup = tokio::task::spawn_blocking(move || {
+        keyring::Entry::new(SERVICE, &acc).and_then(|e| e.get_password())
+    });
+    match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+        Ok(Ok(Ok(p))) => Ok(p),
+        Ok(Ok(Err(e))) => Err(describe(&account, e)),
+        Ok(Err(e)) => Err(format!("keyring lookup for {account} failed: {e}")),
+        Err(_) => Err(format!(
+            "the OS keyring did not answer within {} s (is it locked?)",
+            LOOKUP_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Stores a password (for the app's settings and for admins' scripts).
+pub async fn store_password(username: &str, host: &str, password: &str) -> Result<(), String> {
+    let account = account(username, host);
+    let acc = account.clone();
+    let pw = password.to_string();
+    let store = tokio::task::spawn_blocking(move || {
+        keyring::Entry::new(SERVICE, &acc).and_then(|e| e.set_password(&pw))
+    });
+    match tokio::time::timeout(LOOKUP_TIMEOUT, store).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(describe(&account, e)),
+        Ok(Err(e)) => Err(format!("keyring store for {account} failed: {e}")),
+        Err(_) => Err("the OS keyring did not answer".into()),
+    }
+}
+
+fn describe(account: &str, e: keyring::Error) -> String {
+    match e {
+        keyring::Error::NoEntry => format!(
+            "no password for {account} in the OS keyring (service \"{SERVICE}\"); store one first"
+        ),
+        keyring::Error::PlatformFailure(e) | keyring::Error::NoStorageAccess(e) => format!(
+            "no OS keyring available (Secret Service over D-Bus) to read the password of {account}: {e}"
+        ),
+        other => format!("cannot read the password of {account} from the OS keyring: {other}"),
+    }
+}

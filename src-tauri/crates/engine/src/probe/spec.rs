@@ -1,0 +1,381 @@
+//! What to probe, and the check that it makes sense before anything connects.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::Address;
+
+use crate::config::{ProbeTarget, TlsMode};
+
+/// A probe target as the user described it (config `[[probe]]` or CLI flags).
+#[derive(Clone, PartialEq)]
+pub struct ProbeSpec {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// Certificate verification; only an explicit opt-out turns it off.
+    pub verify_tls: bool,
+    /// Extra trusted roots (PEM), for servers with a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Bounds the whole dialogue, DNS to QUIT.
+    pub timeout: Duration,
+    pub helo: Option<String>,
+    /// Envelope sender; empty is the null sender `<>`.
+    pub mail_from: String,
+    pub rcpt_to: Option<String>,
+    /// Deliver a small test message instead of stopping after RCPT.
+    pub send: bool,
+    /// AUTH user; the password comes from the OS keyring unless `password` is set.
+    pub username: Option<String>,
+    /// For callers that hold the secret themselves (tests); never serialized or logged.
+    pub password: Option<String>,
+    /// How often the scheduler runs this probe.
+    pub interval: Duration,
+}
+
+impl fmt::Debug for ProbeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProbeSpec")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("verify_tls", &self.verify_tls)
+            .field("timeout", &self.timeout)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProbeSpec {
+    /// A default probe of `host:port`: no TLS, 10 s timeout, nothing sent.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        ProbeSpec::from_target(&ProbeTarget {
+            host: host.into(),
+            port,
+            ..ProbeTarget::default()
+        })
+    }
+
+    pub fn from_target(t: &ProbeTarget) -> Self {
+        ProbeSpec {
+            name: t.name.clone(),
+            host: t.host.clone(),
+            port: t.port,
+            tls: t.tls,
+            verify_tls: t.verify_tls,
+            ca_file: None,
+            timeout: Duration::from_secs_f64(t.timeout_secs.clamp(0.0, 86_400.0)),
+            helo: t.helo.clone(),
+            mail_from: t.mail_from.clone(),
+            rcpt_to: t.rcpt_to.clone(),
+            send: t.send,
+            username: t.username.clone(),
+            password: None,
+            interval: Duration::from_secs_f64(t.interval_secs.clamp(1.0, 86_400.0)),
+        }
+    }
+
+    /// Checks everything that can be checked without the network, and prepares TLS.
+    pub fn validate(self) -> Result<Probe, ProbeError> {
+        let host = parse_host(&self.host)?;
+        if self.port == 0 {
+            return Err(ProbeError::Port);
+        }
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
+            return Err(ProbeError::Timeout(self.timeout.as_secs_f64()));
+        }
+        let from = parse_mailbox("mail_from", &self.mail_from)?;
+        let rcpt = match &self.rcpt_to {
+            Some(r) => Some(
+                parse_mailbox("rcpt_to", r)?.ok_or_else(|| ProbeError::Address {
+                    field: "rcpt_to",
+                    value: r.clone(),
+                    why: "a recipient cannot be empty".into(),
+                })?,
+            ),
+            None => None,
+        };
+        if self.send && rcpt.is_none() {
+            return Err(ProbeError::SendNeedsRcpt);
+        }
+        let helo = match &self.helo {
+            Some(h) => parse_helo(h)?,
+            None => default_helo(),
+        };
+        if let Some(u) = &self.username {
+            if u.is_empty() || u.chars().any(char::is_control) {
+                return Err(ProbeError::Username);
+            }
+        }
+        let tls = match self.tls {
+            TlsMode::None => None,
+            TlsMode::Starttls | TlsMode::Implicit => Some(self.tls_parameters(&host)?),
+        };
+        let target = match host {
+            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            Host::Ip(ip) => format!("{ip}:{}", self.port),
+            Host::Name(ref n) => format!("{n}:{}", self.port),
+        };
+        Ok(Probe {
+            spec: self,
+            host,
+            target,
+            from,
+            rcpt,
+            helo,
+            tls,
+        })
+    }
+
+    fn tls_parameters(&self, host: &Host) -> Result<TlsParameters, ProbeError> {
+        let name = match host {
+            Host::Ip(ip) => ip.to_string(),
+            Host::Name(n) => n.trim_end_matches('.').to_string(),
+        };
+        let mut b = TlsParameters::builder(name);
+        if let Some(path) = &self.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
+            b = b.add_root_certificate(cert);
+        }
+        if !self.verify_tls {
+            b = b
+                .dangerous_accept_invalid_certs(true)
+                .dangerous_accept_invalid_hostnames(true);
+        }
+        b.build_rustls()
+            .map_err(|e| ProbeError::Tls(e.to_string()))
+    }
+}
+
+/// A probe whose target and addresses are known to be well-formed.
+pub struct Probe {
+    pub(super) spec: ProbeSpec,
+    pub(super) host: Host,
+    pub(super) target: String,
+    pub(super) from: Option<Address>,
+    pub(super) rcpt: Option<Address>,
+    pub(super) helo: ClientId,
+    pub(super) tls: Option<TlsParameters>,
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe")
+            .field("target", &self.target)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probe {
+    pub fn spec(&self) -> &ProbeSpec {
+        &self.spec
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// `host:port` as it will be dialled (`[::1]:25` for IPv6).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+/// Why a probe cannot even start. The CLI exits 3 (UNKNOWN) on these.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("invalid host {0:?}: {1}")]
+    Host(String, String),
+    #[error("invalid port: must be 1-65535")]
+    Port,
+    #[error("invalid timeout {0} s: must be more than 0 and at most 3600")]
+    Timeout(f64),
+    #[error("invalid {field} address {value:?}: {why}")]
+    Address {
+        field: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("invalid HELO name {0:?}: use a domain name or an address literal like [192.0.2.1]")]
+    Helo(String),
+    #[error("sending a test message needs a recipient (rcpt_to / --rcpt)")]
+    SendNeedsRcpt,
+    #[error("invalid AUTH username: empty or with control characters")]
+    Username,
+    #[error("cannot read the CA file {0}")]
+    CaFile(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+}
+
+fn parse_host(raw: &str) -> Result<Host, ProbeError> {
+    let bad = |why: &str| ProbeError::Host(raw.to_string(), why.to_string());
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner
+            .parse::<IpAddr>()
+            .map(Host::Ip)
+            .map_err(|_| bad("not an IP address inside [ ]"));
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip));
+    }
+    if s.contains(':') {
+        return Err(bad(
+            "not a valid IPv6 address (give the port with --port, not host:port)",
+        ));
+    }
+    if is_domain(s) {
+        if s.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(bad("not a valid IPv4 address"));
+        }
+        Ok(Host::Name(s.to_string()))
+    } else {
+        Err(bad(
+            "not a host name (letters, digits, '-' and '.', labels of at most 63 characters)",
+        ))
+    }
+}
+
+fn is_domain(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// `None` for the null sender (`""` or `<>`).
+fn parse_mailbox(field: &'static str, raw: &str) -> Result<Option<Address>, ProbeError> {
+    let s = raw.trim();
+    let s = s
+        .strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .unwrap_or(s);
+    if s.is_empty() {
+        return Ok(None);
+    }
+    Address::from_str(s)
+        .map(Some)
+        .map_err(|e| ProbeError::Address {
+            field,
+            value: raw.to_string(),
+            why: e.to_string(),
+        })
+}
+
+fn parse_helo(raw: &str) -> Result<ClientId, ProbeError> {
+    let s = raw.trim();
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let inner = inner.strip_prefix("IPv6:").unwrap_or(inner);
+        return match inner.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => Ok(ClientId::Ipv4(ip)),
+            Ok(IpAddr::V6(ip)) => Ok(ClientId::Ipv6(ip)),
+            Err(_) => Err(ProbeError::Helo(raw.to_string())),
+        };
+    }
+    if is_domain(s) {
+        Ok(ClientId::Domain(s.to_string()))
+    } else {
+        Err(ProbeError::Helo(raw.to_string()))
+    }
+}
+
+/// This machine's name, as RFC 5321 asks; `localhost` when it has none usable.
+fn default_helo() -> ClientId {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if is_domain(&name) {
+        ClientId::Domain(name)
+    } else {
+        ClientId::Domain("localhost".into())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn spec(host: &str) -> ProbeSpec {
+        ProbeSpec::new(host, 25)
+    }
+
+    #[test]
+    fn hosts_are_checked_before_connecting() {
+        assert_eq!(parse_host("127.0.0.1").unwrap(), Host::Ip([127, 0, 0, 1].into()));
+        assert!(matches!(parse_host("::1").unwrap(), Host::Ip(IpAddr::V6(_))));
+        assert!(matches!(parse_host("[::1]").unwrap(), Host::Ip(IpAddr::V6(_))));
+        assert_eq!(
+            parse_host("mx1.example.org.").unwrap(),
+            Host::Name("mx1.example.org.".into())
+        );
+        for bad in ["", "exa mple.org", "-bad.org", "999.1.1.1", "host:25", "a..b", "[nope]"] {
+            assert!(parse_host(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn ipv6_targets_are_bracketed() {
+        let p = spec("::1").validate().unwrap();
+        assert_eq!(p.target(), "[::1]:25");
+    }
+
+    #[test]
+    fn bad_port_addresses_and_send_without_rcpt_are_usage_errors() {
+        let mut s = spec("127.0.0.1");
+        s.port = 0;
+        assert_eq!(s.validate().unwrap_err(), ProbeError::Port);
+
+        let mut s = spec("127.0.0.1");
+        s.rcpt_to = Some("not an address".into());
+        assert!(matches!(s.validate(), Err(ProbeError::Address { field: "rcpt_to", .. })));
+
+        let mut s = spec("127.0.0.1");
+        s.mail_from = "<>".into();
+        assert!(s.validate().unwrap().from.is_none());
+
+        let mut s = spec("127.0.0.1");
+        s.send = true;
+        assert_eq!(s.validate().unwrap_err(), ProbeError::SendNeedsRcpt);
+
+        let mut s = spec("127.0.0.1");
+        s.helo = Some("bad helo".into());
+        assert!(matches!(s.validate(), Err(ProbeError::Helo(_))));
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let mut s = spec("127.0.0.1");
+        s.password = Some("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
