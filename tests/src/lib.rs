@@ -5,4 +5,6 @@
 
 pub mod bins;
 pub mod desktop;
+pub mod peers;
+pub mod probe_postfix;
 pub mod webdriver;

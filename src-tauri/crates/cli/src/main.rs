@@ -3,6 +3,7 @@
 
 mod check;
 mod output;
+mod probe;
 mod watch;
 
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ enum Command {
         #[arg(long)]
         no_probe: bool,
     },
+    /// One SMTP probe with per-phase timings (exit 0 ok, 1 on 4xx, 2 on 5xx or no answer).
+    Probe(probe::ProbeArgs),
     /// Run the monitor loop and print every change of an item's level.
     Watch {
         #[arg(long)]
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
                 no_probe,
             } => check::run(config.as_deref(), json, no_probe).await,
             Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
+            Command::Probe(args) => probe::run(args).await,
         }
     });
     ExitCode::from(code)

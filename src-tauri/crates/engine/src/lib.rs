@@ -13,6 +13,7 @@ pub mod history;
 pub mod host;
 pub mod monitor;
 pub mod mta;
+pub mod probe;
 pub mod snapshot;
 
 pub use error::Error;
