@@ -92,6 +92,11 @@ impl Postfix {
             format!("maillog_file_prefixes={r}"),
             // Nothing leaves the machine: every delivery goes to a closed loopback port.
             "relayhost=[127.0.0.1]:9".into(),
+            // Debian's "Local only" sets these to `error`, which rejects every
+            // non-local recipient at RCPT.
+            "default_transport=smtp".into(),
+            "relay_transport=smtp".into(),
+            "smtp_connect_timeout=1s".into(),
             "smtpd_banner=$myhostname ESMTP Headroom test".into(),
         ];
         all.extend(params.iter().map(|s| s.to_string()));
