@@ -6,5 +6,6 @@
 pub mod bins;
 pub mod desktop;
 pub mod peers;
+pub mod postfix;
 pub mod probe_postfix;
 pub mod webdriver;
