@@ -134,6 +134,8 @@ pub struct Thresholds {
     pub min_dwell_secs: f64,
     /// Per-item overrides, keyed by item id (`[thresholds.items.cpu]`).
     pub items: BTreeMap<String, ItemThresholds>,
+    /// A probe dialogue slower than this is at its limit (`probe_latency`).
+    pub probe_latency_budget_ms: f64,
 }
 
 impl Default for Thresholds {
@@ -145,6 +147,7 @@ impl Default for Thresholds {
             hysteresis: 0.05,
             min_dwell_secs: 60.0,
             items: BTreeMap::new(),
+            probe_latency_budget_ms: 5000.0,
         }
     }
 }

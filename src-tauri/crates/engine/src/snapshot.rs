@@ -14,6 +14,9 @@ pub struct Snapshot {
     /// The mail server: limits, processes, connections, queues (see [`crate::mta`]).
     #[serde(default)]
     pub mta: Option<crate::mta::MtaSample>,
+    /// Each probe target's latest result and failures in a row (see [`crate::probe`]).
+    #[serde(default)]
+    pub probes: Vec<crate::probe::ProbeStatus>,
     /// What could not be read this tick, per source ("host: statvfs /var timed out").
     pub problems: Vec<SourceProblem>,
 }

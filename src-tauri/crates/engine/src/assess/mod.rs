@@ -7,6 +7,7 @@ mod catalog;
 pub mod forecast;
 mod host_items;
 mod mta_items;
+mod probe_items;
 pub mod levels;
 
 pub use catalog::{
@@ -175,6 +176,7 @@ impl Assessor {
 
         let mut inputs = host_items::items(snap);
         inputs.extend(mta_items::items(snap));
+        inputs.extend(probe_items::items(snap, t));
         let mut items = Vec::with_capacity(inputs.len());
         let mut transitions = Vec::new();
         for input in inputs {

@@ -5,6 +5,7 @@ fn snap(ts: f64, cpu: f64, mem_used: u64) -> Snapshot {
     Snapshot {
         ts,
         mta: None,
+        probes: Vec::new(),
         host: Some(HostSample {
             cpu_percent: Some(cpu),
             cores: 4,
@@ -96,6 +97,7 @@ fn a_failed_source_makes_its_items_unknown_with_the_reason() {
         ts: 1.0,
         host: None,
         mta: None,
+        probes: Vec::new(),
         problems: vec![SourceProblem {
             source: "host".into(),
             message: "sampling timed out after 4 s".into(),
