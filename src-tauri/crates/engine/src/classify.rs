@@ -336,6 +336,7 @@ const CONNECTION_LIMIT: &[&str] = &[
     "too many concurrent",
     "too many simultaneous",
     "all server ports busy",
+    "reached its process limit",
     "connection concurrency limit",
     "concurrent connection limit",
     "concurrent connections limit",

@@ -286,11 +286,13 @@ fn code_meaning(code: u16) -> String {
         552 => "exceeded storage allocation (permanent)",
         553 => "mailbox name not allowed (permanent)",
         554 => "transaction failed (permanent)",
-        200..=299 => "success",
-        300..=399 => "intermediate reply",
-        400..=499 => "temporary failure: try again later",
-        500..=599 => "permanent failure: do not retry",
-        _ => "not a valid SMTP reply code",
+        _ => match code / 100 {
+            2 => "success",
+            3 => "intermediate reply",
+            4 => "temporary failure: try again later",
+            5 => "permanent failure: do not retry",
+            _ => "not a valid SMTP reply code",
+        },
     };
     format!("{code}: {s}.")
 }

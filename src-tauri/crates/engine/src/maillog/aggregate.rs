@@ -1,0 +1,447 @@
+//! Who is deferring our mail: failures and deliveries counted per destination domain
+//! and per relay in one-minute buckets over the last hour, the latest example reply
+//! with its explanation, and the `remote_throttling` headroom input.
+//!
+//! Memory is bounded: buckets older than an hour are dropped, and at most
+//! [`MAX_DESTINATIONS`] domains and relays are kept (the least recently seen go first).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::{parse, Line, Parsed, Record, Side, Skip};
+use crate::assess::ItemInput;
+use crate::classify::Class;
+use crate::explain::{explain_class, explain_reply, Explanation, Limits};
+use crate::snapshot::Ts;
+
+/// Minutes of history per destination.
+const HISTORY_MINS: i64 = 60;
+/// Domains (and, separately, relays) kept.
+pub const MAX_DESTINATIONS: usize = 5000;
+/// The window of the `remote_throttling` item.
+pub const THROTTLING_WINDOW_S: f64 = 15.0 * 60.0;
+const N: usize = Class::ALL.len();
+
+pub type SharedAggregator = Arc<Mutex<Aggregator>>;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    minute: i64,
+    failures: [u32; N],
+    delivered: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Destination {
+    buckets: VecDeque<Bucket>,
+    last_seen: Ts,
+    latest: Option<Example>,
+}
+
+impl Destination {
+    fn bucket(&mut self, ts: Ts) -> Option<&mut Bucket> {
+        let minute = (ts / 60.0).floor() as i64;
+        self.last_seen = self.last_seen.max(ts);
+        let newest = self.buckets.back().map_or(i64::MIN, |b| b.minute);
+        if minute > newest {
+            self.buckets.push_back(Bucket {
+                minute,
+                ..Bucket::default()
+            });
+            while self
+                .buckets
+                .front()
+                .is_some_and(|b| b.minute <= minute - HISTORY_MINS)
+            {
+                self.buckets.pop_front();
+            }
+            return self.buckets.back_mut();
+        }
+        if minute <= newest - HISTORY_MINS {
+            return None; // older than the history kept
+        }
+        // Backfilled or slightly out of order: find or insert its bucket.
+        let pos = self.buckets.partition_point(|b| b.minute < minute);
+        if self.buckets.get(pos).is_none_or(|b| b.minute != minute) {
+            self.buckets.insert(
+                pos,
+                Bucket {
+                    minute,
+                    ..Bucket::default()
+                },
+            );
+        }
+        self.buckets.get_mut(pos)
+    }
+
+    /// Failures per class and deliveries within `window_s` before `now`.
+    fn window(&self, now: Ts, window_s: f64) -> ([u32; N], u32) {
+        let now_min = (now / 60.0).floor() as i64;
+        let mins = (window_s / 60.0).ceil().max(1.0) as i64;
+        let mut f = [0u32; N];
+        let mut d = 0u32;
+        for b in self
+            .buckets
+            .iter()
+            .filter(|b| b.minute > now_min - mins && b.minute <= now_min)
+        {
+            for (acc, n) in f.iter_mut().zip(b.failures) {
+                *acc = acc.saturating_add(n);
+            }
+            d = d.saturating_add(b.delivered);
+        }
+        (f, d)
+    }
+
+    fn per_minute(&self, now: Ts) -> Vec<u32> {
+        let now_min = (now / 60.0).floor() as i64;
+        let mut v = vec![0u32; HISTORY_MINS as usize];
+        for b in &self.buckets {
+            let age = now_min - b.minute;
+            if (0..HISTORY_MINS).contains(&age) {
+                v[(HISTORY_MINS - 1 - age) as usize] = b.failures.iter().sum();
+            }
+        }
+        v
+    }
+}
+
+/// The latest failure seen for a destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    pub ts: Ts,
+    pub class: Class,
+    pub side: Side,
+    pub code: Option<u16>,
+    pub enhanced: Option<String>,
+    pub text: String,
+    pub relay: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// Lines read and lines skipped, for the source's health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStats {
+    pub lines: u64,
+    pub failures: u64,
+    pub deliveries: u64,
+    pub skipped_invalid_utf8: u64,
+    pub skipped_binary: u64,
+    pub skipped_too_long: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassCount {
+    pub class: Class,
+    pub count: u32,
+}
+
+/// One destination (a recipient domain or a relay) for the destinations panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationReport {
+    pub name: String,
+    /// Failures per class within the window, non-zero classes only, most first.
+    pub counts: Vec<ClassCount>,
+    pub failures: u32,
+    pub delivered: u32,
+    /// Failures per minute over the window.
+    pub failure_rate_per_min: f64,
+    /// Throttling failures (rate and connection limits) / all attempts, when any.
+    pub throttled_ratio: Option<f64>,
+    /// Failures per minute over the last hour, oldest first (the trend).
+    pub per_minute: Vec<u32>,
+    pub latest: Option<Example>,
+    pub explanation: Option<Explanation>,
+}
+
+/// What the destinations panel shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaillogReport {
+    pub window_s: f64,
+    /// Recipient domains with failures in the window, most failures first.
+    pub domains: Vec<DestinationReport>,
+    pub relays: Vec<DestinationReport>,
+    /// Our own server's refusals (NOQUEUE rejects, limit warnings), per class.
+    pub local: Vec<ClassCount>,
+    pub stats: SourceStats,
+}
+
+/// The `remote_throttling` reading: the destination that throttles us most.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThrottlingReading {
+    pub destination: Option<String>,
+    /// Deferrals of throttling classes (rate_limit, connection_limit) in the window.
+    pub throttled: u32,
+    /// All delivery attempts to that destination in the window (deliveries + failures).
+    pub attempts: u32,
+    pub rate_limit: u32,
+    pub connection_limit: u32,
+    pub window_s: f64,
+    pub example: Option<String>,
+}
+
+impl ThrottlingReading {
+    /// The headroom input: used = throttled attempts, limit = all attempts of the worst
+    /// destination, so the ratio is the share of its attempts being throttled. With
+    /// no attempts in the window there is nothing to measure: used 0, limit unknown.
+    pub fn item_input(&self) -> ItemInput {
+        let mins = self.window_s / 60.0;
+        let detail = match &self.destination {
+            Some(d) if self.throttled > 0 => format!(
+                "{d}: {} of {} delivery attempts throttled in the last {mins:.0} min (rate_limit {}, connection_limit {}){}",
+                self.throttled,
+                self.attempts,
+                self.rate_limit,
+                self.connection_limit,
+                self.example
+                    .as_deref()
+                    .map(|e| format!("; e.g. {e}"))
+                    .unwrap_or_default()
+            ),
+            _ if self.attempts > 0 => format!(
+                "no destination throttles us: {} delivery attempts in the last {mins:.0} min",
+                self.attempts
+            ),
+            _ => format!("no outbound delivery attempts in the last {mins:.0} min"),
+        };
+        ItemInput {
+            id: "remote_throttling",
+            used: Some(f64::from(self.throttled)),
+            limit: (self.attempts > 0).then_some(f64::from(self.attempts)),
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    domains: HashMap<String, Destination>,
+    relays: HashMap<String, Destination>,
+    local: Destination,
+    stats: SourceStats,
+}
+
+impl Aggregator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn shared() -> SharedAggregator {
+        Arc::new(Mutex::new(Self::new()))
+    }
+
+    pub fn stats(&self) -> SourceStats {
+        self.stats
+    }
+
+    /// One line from a follower, read at `ts`.
+    pub fn observe(&mut self, ts: Ts, line: Line<'_>) {
+        self.stats.lines += 1;
+        match line {
+            Line::Text(t) => match parse(t) {
+                Parsed::Failure(r) => self.record(ts, &r),
+                Parsed::Delivered { domain, relay } => self.delivered(ts, domain, relay),
+                Parsed::Nothing => {}
+            },
+            Line::Skipped(Skip::InvalidUtf8) => self.stats.skipped_invalid_utf8 += 1,
+            Line::Skipped(Skip::Binary) => self.stats.skipped_binary += 1,
+            Line::Skipped(Skip::TooLong) => self.stats.skipped_too_long += 1,
+        }
+    }
+
+    pub fn record(&mut self, ts: Ts, r: &Record<'_>) {
+        self.stats.failures += 1;
+        let example = Example {
+            ts,
+            class: r.class,
+            side: r.side,
+            code: r.code,
+            enhanced: r.enhanced.map(str::to_string),
+            text: r.text(),
+            relay: r.relay.as_ref().map(|x| x.to_string()),
+            domain: r.domain.map(str::to_string),
+        };
+        let targets: [Option<&mut Destination>; 2] = if r.side == Side::Local {
+            [Some(&mut self.local), None]
+        } else {
+            [
+                r.domain.map(|d| entry(&mut self.domains, d)),
+                r.relay.as_deref().map(|x| entry(&mut self.relays, x)),
+            ]
+        };
+        for dest in targets.into_iter().flatten() {
+            if let Some(b) = dest.bucket(ts) {
+                b.failures[r.class as usize] = b.failures[r.class as usize].saturating_add(1);
+            }
+            if dest.latest.as_ref().is_none_or(|l| l.ts <= ts) {
+                dest.latest = Some(example.clone());
+            }
+        }
+    }
+
+    pub fn delivered(&mut self, ts: Ts, domain: Option<&str>, relay: Option<&str>) {
+        self.stats.deliveries += 1;
+        let targets = [
+            domain.map(|d| entry(&mut self.domains, d)),
+            relay.map(|x| entry(&mut self.relays, x)),
+        ];
+        for dest in targets.into_iter().flatten() {
+            if let Some(b) = dest.bucket(ts) {
+                b.delivered = b.delivered.saturating_add(1);
+            }
+        }
+    }
+
+    /// The destinations panel: failures within `window_s` before `now`.
+    pub fn report(&self, now: Ts, window_s: f64, limits: &Limits) -> MaillogReport {
+        let (local, _) = self.local.window(now, window_s);
+        MaillogReport {
+            window_s,
+            domains: reports(&self.domains, now, window_s, limits),
+            relays: reports(&self.relays, now, window_s, limits),
+            local: counts(&local),
+            stats: self.stats,
+        }
+    }
+
+    /// The destination domain with the most throttling deferrals in the window (ties:
+    /// the higher share of attempts).
+    pub fn remote_throttling(&self, now: Ts, window_s: f64) -> ThrottlingReading {
+        let mut best: Option<(&String, &Destination, u32, u32, [u32; N])> = None;
+        let mut total_attempts = 0u32;
+        for (name, d) in &self.domains {
+            let (f, delivered) = d.window(now, window_s);
+            let attempts = f.iter().sum::<u32>().saturating_add(delivered);
+            total_attempts = total_attempts.saturating_add(attempts);
+            let throttled = f[Class::RateLimit as usize] + f[Class::ConnectionLimit as usize];
+            if throttled == 0 {
+                continue;
+            }
+            let better = match &best {
+                None => true,
+                Some((_, _, t, a, _)) => {
+                    throttled > *t
+                        || (throttled == *t
+                            && f64::from(throttled) / f64::from(attempts.max(1))
+                                > f64::from(*t) / f64::from((*a).max(1)))
+                }
+            };
+            if better {
+                best = Some((name, d, throttled, attempts, f));
+            }
+        }
+        match best {
+            Some((name, d, throttled, attempts, f)) => ThrottlingReading {
+                destination: Some(name.clone()),
+                throttled,
+                attempts,
+                rate_limit: f[Class::RateLimit as usize],
+                connection_limit: f[Class::ConnectionLimit as usize],
+                window_s,
+                example: d.latest.as_ref().map(|e| match (e.code, &e.enhanced) {
+                    (Some(c), Some(x)) => format!("{c} {x} {}", e.text),
+                    (Some(c), None) => format!("{c} {}", e.text),
+                    _ => e.text.clone(),
+                }),
+            },
+            None => ThrottlingReading {
+                destination: None,
+                throttled: 0,
+                attempts: total_attempts,
+                rate_limit: 0,
+                connection_limit: 0,
+                window_s,
+                example: None,
+            },
+        }
+    }
+}
+
+fn entry<'m>(map: &'m mut HashMap<String, Destination>, name: &str) -> &'m mut Destination {
+    // Domains compare case-insensitively; most logs are already lower case, so
+    // only allocate for a key not yet present.
+    let lower;
+    let key = if name.bytes().any(|c| c.is_ascii_uppercase()) {
+        lower = name.to_ascii_lowercase();
+        lower.as_str()
+    } else {
+        name
+    };
+    if !map.contains_key(key) {
+        if map.len() >= MAX_DESTINATIONS {
+            evict(map);
+        }
+        map.insert(key.to_string(), Destination::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
+/// Drops the tenth of destinations seen least recently.
+fn evict(map: &mut HashMap<String, Destination>) {
+    let mut seen: Vec<Ts> = map.values().map(|d| d.last_seen).collect();
+    let k = (map.len() / 10).max(1);
+    let (_, cut, _) = seen.select_nth_unstable_by(k - 1, f64::total_cmp);
+    let cut = *cut;
+    let mut removed = 0;
+    map.retain(|_, d| {
+        if removed < k && d.last_seen <= cut {
+            removed += 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
+fn counts(f: &[u32; N]) -> Vec<ClassCount> {
+    let mut v: Vec<ClassCount> = Class::ALL
+        .iter()
+        .zip(f)
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| ClassCount {
+            class: *c,
+            count: *n,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.class.cmp(&b.class)));
+    v
+}
+
+fn reports(
+    map: &HashMap<String, Destination>,
+    now: Ts,
+    window_s: f64,
+    limits: &Limits,
+) -> Vec<DestinationReport> {
+    let mut v: Vec<DestinationReport> = map
+        .iter()
+        .filter_map(|(name, d)| {
+            let (f, delivered) = d.window(now, window_s);
+            let failures: u32 = f.iter().sum();
+            if failures == 0 {
+                return None;
+            }
+            let throttled = f[Class::RateLimit as usize] + f[Class::ConnectionLimit as usize];
+            let attempts = failures.saturating_add(delivered);
+            let explanation = d.latest.as_ref().map(|e| match e.code {
+                Some(c) => explain_reply(c, e.enhanced.as_deref(), &e.text, Some(e.side), limits),
+                None => explain_class(e.class, Some(e.side), limits),
+            });
+            Some(DestinationReport {
+                name: name.clone(),
+                counts: counts(&f),
+                failures,
+                delivered,
+                failure_rate_per_min: f64::from(failures) / (window_s / 60.0).max(1.0),
+                throttled_ratio: Some(f64::from(throttled) / f64::from(attempts)),
+                per_minute: d.per_minute(now),
+                latest: d.latest.clone(),
+                explanation,
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.name.cmp(&b.name)));
+    v
+}
