@@ -122,7 +122,8 @@ async fn serve(sock: TcpStream, b: Behaviour, tls: PeerTls) -> std::io::Result<(
         }
         Behaviour::Garbage => {
             let mut sock = sock;
-            sock.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n").await?;
+            sock.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+                .await?;
             hold(sock).await
         }
         Behaviour::Banner421 => {
@@ -135,7 +136,9 @@ async fn serve(sock: TcpStream, b: Behaviour, tls: PeerTls) -> std::io::Result<(
         }
         Behaviour::ResetAfterEhlo => {
             let mut s = BufReader::new(sock);
-            s.get_mut().write_all(b"220 reset.example ESMTP\r\n").await?;
+            s.get_mut()
+                .write_all(b"220 reset.example ESMTP\r\n")
+                .await?;
             let mut line = String::new();
             s.read_line(&mut line).await?;
             // SO_LINGER 0 makes close() send RST: the way a crashed or killed smtpd
@@ -146,7 +149,9 @@ async fn serve(sock: TcpStream, b: Behaviour, tls: PeerTls) -> std::io::Result<(
         }
         Behaviour::StarttlsNoTls => {
             let mut s = BufReader::new(sock);
-            s.get_mut().write_all(b"220 notls.example ESMTP\r\n").await?;
+            s.get_mut()
+                .write_all(b"220 notls.example ESMTP\r\n")
+                .await?;
             let mut line = String::new();
             loop {
                 line.clear();
@@ -253,7 +258,9 @@ async fn starttls_dialogue(sock: TcpStream, acc: TlsAcceptor) -> std::io::Result
             s.get_mut().write_all(b"221 2.0.0 Bye\r\n").await?;
             return Ok(());
         } else {
-            s.get_mut().write_all(b"503 5.5.1 STARTTLS first\r\n").await?;
+            s.get_mut()
+                .write_all(b"503 5.5.1 STARTTLS first\r\n")
+                .await?;
         }
     }
 }
@@ -276,7 +283,9 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
         if in_data {
             if line == ".\r\n" {
                 in_data = false;
-                s.get_mut().write_all(b"250 2.0.0 Ok: queued as TEST\r\n").await?;
+                s.get_mut()
+                    .write_all(b"250 2.0.0 Ok: queued as TEST\r\n")
+                    .await?;
             }
             continue;
         }
@@ -325,15 +334,14 @@ impl TestPki {
     /// A TLS acceptor whose certificate, signed by this CA, is valid for `names`
     /// (DNS names or IP addresses).
     pub fn acceptor(&self, names: &[&str]) -> TlsAcceptor {
-        let params = rcgen::CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("leaf params");
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
         let key = rcgen::KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.ca).expect("leaf certificate");
         let chain = vec![cert.der().clone()];
-        let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
-            .expect("leaf key DER");
+        let key_der =
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("leaf key DER");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

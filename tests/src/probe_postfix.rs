@@ -22,7 +22,9 @@ pub struct Postfix {
 /// Why Postfix tests cannot run here, or `None` when they can.
 pub fn unavailable() -> Option<String> {
     if !Path::new("/usr/sbin/postfix").exists() {
-        return Some("Postfix is not installed (make test installs it: scripts/deps.sh test)".into());
+        return Some(
+            "Postfix is not installed (make test installs it: scripts/deps.sh test)".into(),
+        );
     }
     // Root check without unsafe code: the effective uid from /proc.
     let uid = std::fs::read_to_string("/proc/self/status")
@@ -76,7 +78,9 @@ impl Postfix {
         let name = format!(
             "hr{}",
             root.file_name()
-                .map(|n| n.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric(), ""))
+                .map(|n| n
+                    .to_string_lossy()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), ""))
                 .unwrap_or_default()
         );
         let r = root.display();
@@ -108,7 +112,8 @@ impl Postfix {
             .arg(&etc)
             .arg("-M#")
             .arg("smtp/inet"))?;
-        let mut master = std::fs::read_to_string(etc.join("master.cf")).map_err(|e| e.to_string())?;
+        let mut master =
+            std::fs::read_to_string(etc.join("master.cf")).map_err(|e| e.to_string())?;
         master.push_str(&format!("127.0.0.1:{port} inet n - n - 100 smtpd\n"));
         std::fs::write(etc.join("master.cf"), master).map_err(|e| e.to_string())?;
         let pf = Postfix { port, etc, dir };
@@ -163,9 +168,7 @@ impl Postgrey {
             .tempdir()
             .map_err(|e| e.to_string())?;
         // postgrey drops to its own user, which must own the database directory.
-        run(Command::new("chown")
-            .arg("postgrey")
-            .arg(dir.path()))?;
+        run(Command::new("chown").arg("postgrey").arg(dir.path()))?;
         let port = free_port();
         let child = Command::new(bin)
             .arg(format!("--inet=127.0.0.1:{port}"))

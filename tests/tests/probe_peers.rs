@@ -38,14 +38,28 @@ async fn a_normal_server_passes_with_every_phase_timed() {
     let (r, took) = probe(spec(peer.port(), 5.0)).await;
     expect(&r, Outcome::Ok, Phase::Quit, Class::Ok);
     let reply = r.reply.as_ref().expect("the QUIT reply");
-    assert_eq!((reply.code, reply.enhanced.as_deref(), reply.text.as_str()), (221, Some("2.0.0"), "Bye"));
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref(), reply.text.as_str()),
+        (221, Some("2.0.0"), "Bye")
+    );
     let phases: Vec<Phase> = r.timings_ms.iter().map(|(p, _)| p).collect();
     assert_eq!(
         phases,
-        [Phase::Connect, Phase::Banner, Phase::Ehlo, Phase::Mail, Phase::Rset, Phase::Quit]
+        [
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Ehlo,
+            Phase::Mail,
+            Phase::Rset,
+            Phase::Quit
+        ]
     );
     let sum: f64 = r.timings_ms.iter().map(|(_, v)| v).sum();
-    assert!(sum <= r.total_ms + 0.01, "phases {sum} ms > total {} ms", r.total_ms);
+    assert!(
+        sum <= r.total_ms + 0.01,
+        "phases {sum} ms > total {} ms",
+        r.total_ms
+    );
     assert!(took < Duration::from_secs(1));
 }
 
@@ -93,10 +107,22 @@ async fn non_smtp_garbage_is_a_protocol_error() {
 async fn a_421_banner_is_a_tempfail_with_its_reply() {
     let peer = Peer::start(Behaviour::Banner421).await;
     let (r, took) = probe(spec(peer.port(), 3.0)).await;
-    expect(&r, Outcome::Tempfail, Phase::Banner, Class::ResourceShortage);
+    expect(
+        &r,
+        Outcome::Tempfail,
+        Phase::Banner,
+        Class::ResourceShortage,
+    );
     let reply = r.reply.expect("the 421");
-    assert_eq!((reply.code, reply.enhanced.as_deref()), (421, Some("4.3.2")));
-    assert!(reply.text.starts_with("mx.example Service not available"), "{}", reply.text);
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref()),
+        (421, Some("4.3.2"))
+    );
+    assert!(
+        reply.text.starts_with("mx.example Service not available"),
+        "{}",
+        reply.text
+    );
     assert!(took < Duration::from_secs(1), "took {took:?}");
 }
 

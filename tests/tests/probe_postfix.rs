@@ -45,11 +45,21 @@ async fn a_healthy_postfix_answers_every_phase() {
     let r = run(spec(pf.port)).await;
     expect(&r, Outcome::Ok, Phase::Quit, Class::Ok);
     let reply = r.reply.as_ref().expect("QUIT reply");
-    assert_eq!((reply.code, reply.enhanced.as_deref(), reply.text.as_str()), (221, Some("2.0.0"), "Bye"));
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref(), reply.text.as_str()),
+        (221, Some("2.0.0"), "Bye")
+    );
     let phases: Vec<Phase> = r.timings_ms.iter().map(|(p, _)| p).collect();
     assert_eq!(
         phases,
-        [Phase::Connect, Phase::Banner, Phase::Ehlo, Phase::Mail, Phase::Rset, Phase::Quit]
+        [
+            Phase::Connect,
+            Phase::Banner,
+            Phase::Ehlo,
+            Phase::Mail,
+            Phase::Rset,
+            Phase::Quit
+        ]
     );
 }
 
@@ -72,8 +82,15 @@ async fn too_many_connections_is_a_421_connection_limit_at_the_banner() {
     let r = run(spec(pf.port)).await;
     expect(&r, Outcome::Tempfail, Phase::Banner, Class::ConnectionLimit);
     let reply = r.reply.expect("the 421");
-    assert_eq!((reply.code, reply.enhanced.as_deref()), (421, Some("4.7.0")));
-    assert!(reply.text.contains("too many connections"), "{}", reply.text);
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref()),
+        (421, Some("4.7.0"))
+    );
+    assert!(
+        reply.text.contains("too many connections"),
+        "{}",
+        reply.text
+    );
     drop(hog);
 }
 
@@ -86,7 +103,10 @@ async fn no_queue_space_is_a_452_at_mail_from() {
     let r = run(spec(pf.port)).await;
     expect(&r, Outcome::Tempfail, Phase::Mail, Class::ResourceShortage);
     let reply = r.reply.expect("the 452");
-    assert_eq!((reply.code, reply.enhanced.as_deref()), (452, Some("4.3.1")));
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref()),
+        (452, Some("4.3.1"))
+    );
     assert_eq!(reply.text, "Insufficient system storage");
 }
 
@@ -101,7 +121,9 @@ async fn greylisting_is_a_450_at_rcpt() {
         "smtpd_recipient_restrictions=check_policy_service inet:127.0.0.1:{}",
         grey.port
     );
-    let Some(pf) = postfix(&[&policy]) else { return };
+    let Some(pf) = postfix(&[&policy]) else {
+        return;
+    };
     let mut s = spec(pf.port);
     s.mail_from = "probe@example.org".into();
     // Not postmaster@: postgrey's default whitelist lets that through.
@@ -109,6 +131,9 @@ async fn greylisting_is_a_450_at_rcpt() {
     let r = run(s).await;
     expect(&r, Outcome::Tempfail, Phase::Rcpt, Class::Greylisting);
     let reply = r.reply.expect("the 450");
-    assert_eq!((reply.code, reply.enhanced.as_deref()), (450, Some("4.2.0")));
+    assert_eq!(
+        (reply.code, reply.enhanced.as_deref()),
+        (450, Some("4.2.0"))
+    );
     assert!(reply.text.contains("Greylisted"), "{}", reply.text);
 }

@@ -29,11 +29,7 @@ fn latency(probes: &[ProbeStatus], budget_ms: f64) -> ItemInput {
         Some(p) => {
             let r = &p.latest;
             let mut detail = format!("{} ({})", p.name, r.target);
-            if let Some((phase, ms)) = r
-                .timings_ms
-                .iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-            {
+            if let Some((phase, ms)) = r.timings_ms.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
                 detail.push_str(&format!("; slowest phase {phase} {ms:.1} ms"));
             }
             if r.outcome == Outcome::Timeout {
@@ -65,12 +61,9 @@ fn latency(probes: &[ProbeStatus], budget_ms: f64) -> ItemInput {
 fn failures(probes: &[ProbeStatus]) -> ItemInput {
     let worst = probes.iter().max_by_key(|p| p.consecutive_failures);
     let detail = match worst {
-        Some(p) if p.consecutive_failures > 0 => format!(
-            "{} ({}): {}",
-            p.name,
-            p.latest.target,
-            p.latest.summary()
-        ),
+        Some(p) if p.consecutive_failures > 0 => {
+            format!("{} ({}): {}", p.name, p.latest.target, p.latest.summary())
+        }
         _ => format!("{} target(s) answering", probes.len()),
     };
     ItemInput {
@@ -133,7 +126,9 @@ mod tests {
         let it = items(&s, &Thresholds::default());
         assert_eq!(it[0].id, "probe_latency");
         assert_eq!((it[0].used, it[0].limit), (Some(40.0), Some(5000.0)));
-        assert!(it[0].detail.starts_with("b (127.0.0.1:25); slowest phase banner"));
+        assert!(it[0]
+            .detail
+            .starts_with("b (127.0.0.1:25); slowest phase banner"));
     }
 
     #[test]
@@ -153,7 +148,11 @@ mod tests {
             &Thresholds::default(),
         );
         assert_eq!(it[0].used, None);
-        assert!(it[0].detail.contains("a refused at banner"), "{}", it[0].detail);
+        assert!(
+            it[0].detail.contains("a refused at banner"),
+            "{}",
+            it[0].detail
+        );
     }
 
     #[test]

@@ -159,11 +159,11 @@ impl Run<'_> {
         self.close_phase(false);
 
         self.begin_bundle(Bundle::BannerEhlo);
-        let mut conn =
-            match AsyncSmtpConnection::connect_with_transport(stream, &probe.helo).await {
-                Ok(c) => c,
-                Err(e) => return self.fail_smtp(e, None),
-            };
+        let mut conn = match AsyncSmtpConnection::connect_with_transport(stream, &probe.helo).await
+        {
+            Ok(c) => c,
+            Err(e) => return self.fail_smtp(e, None),
+        };
         self.close_phase(true);
 
         if let (TlsMode::Starttls, Some(params)) = (&probe.spec.tls, &probe.tls) {
@@ -196,7 +196,10 @@ impl Run<'_> {
                 );
             } else {
                 self.begin(Phase::Auth);
-                match conn.auth(&[Mechanism::Plain, Mechanism::Login], creds).await {
+                match conn
+                    .auth(&[Mechanism::Plain, Mechanism::Login], creds)
+                    .await
+                {
                     Ok(r) => self.passed(&r),
                     Err(e) => return self.fail_smtp(e, Some(conn)),
                 }
@@ -416,7 +419,10 @@ impl Run<'_> {
                 | io::ErrorKind::BrokenPipe => End::new(
                     Outcome::ProtocolError,
                     Class::Network,
-                    format!("the server reset the connection during {}: {msg}", self.phase),
+                    format!(
+                        "the server reset the connection during {}: {msg}",
+                        self.phase
+                    ),
                 ),
                 io::ErrorKind::TimedOut => End::new(Outcome::Timeout, Class::Timeout, msg),
                 io::ErrorKind::UnexpectedEof => self.lost(),
@@ -430,7 +436,10 @@ impl Run<'_> {
             return tls_failure(&e);
         }
         let what = if e.is_response() {
-            format!("the server's answer during {} is not SMTP: {msg}", self.phase)
+            format!(
+                "the server's answer during {} is not SMTP: {msg}",
+                self.phase
+            )
         } else {
             msg
         };
@@ -442,7 +451,10 @@ impl Run<'_> {
         End::new(
             Outcome::ProtocolError,
             Class::Timeout,
-            format!("the server closed the connection during {} without a reply", self.phase),
+            format!(
+                "the server closed the connection during {} without a reply",
+                self.phase
+            ),
         )
     }
 

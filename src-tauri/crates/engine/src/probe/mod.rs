@@ -179,7 +179,10 @@ impl<'de> Deserialize<'de> for Timings {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map from phase to milliseconds")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Timings, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Timings, A::Error> {
                 let mut t = Timings::default();
                 while let Some((p, v)) = a.next_entry::<Phase, f64>()? {
                     t.add(p, v);

@@ -97,6 +97,9 @@ mod tests {
         let r = build(220, ["mail ESMTP Postfix 3.7.11"].into_iter());
         assert_eq!(r.enhanced, None);
         let r = build(221, ["2.0.0 Bye"].into_iter());
-        assert_eq!((r.enhanced.as_deref(), r.text.as_str()), (Some("2.0.0"), "Bye"));
+        assert_eq!(
+            (r.enhanced.as_deref(), r.text.as_str()),
+            (Some("2.0.0"), "Bye")
+        );
     }
 }

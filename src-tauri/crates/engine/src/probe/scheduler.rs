@@ -28,6 +28,8 @@ pub const DEBOUNCE: Duration = Duration::from_secs(2);
 const FIRST_PROBE_SPREAD: Duration = Duration::from_secs(2);
 
 type BoxFuture<'a> = Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>>;
+/// Where results go.
+type OnResult = Arc<dyn Fn(ProbeResult) + Send + Sync>;
 
 /// Something the scheduler can run: a [`Probe`], or a fake in tests.
 pub(crate) trait Runner: Send + Sync + 'static {
@@ -91,7 +93,7 @@ impl Scheduler {
     pub(crate) fn spawn_runners(
         runners: Vec<Arc<dyn Runner>>,
         cancel: CancellationToken,
-        on_result: Arc<dyn Fn(ProbeResult) + Send + Sync>,
+        on_result: OnResult,
     ) -> SchedulerHandle {
         let mut targets = Vec::new();
         let mut tasks = Vec::new();
@@ -184,7 +186,7 @@ async fn target_loop(
     runner: Arc<dyn Runner>,
     state: Arc<TargetState>,
     cancel: CancellationToken,
-    on_result: Arc<dyn Fn(ProbeResult) + Send + Sync>,
+    on_result: OnResult,
 ) {
     let spread = FIRST_PROBE_SPREAD.min(runner.interval());
     let mut next = Instant::now() + spread.mul_f64(fastrand::f64());
@@ -264,10 +266,13 @@ mod tests {
         )
     }
 
-    fn collector() -> (Arc<Mutex<Vec<String>>>, Arc<dyn Fn(ProbeResult) + Send + Sync>) {
+    fn collector() -> (Arc<Mutex<Vec<String>>>, OnResult) {
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
-        (got, Arc::new(move |r: ProbeResult| g.lock().unwrap().push(r.name)))
+        (
+            got,
+            Arc::new(move |r: ProbeResult| g.lock().unwrap().push(r.name)),
+        )
     }
 
     #[tokio::test(start_paused = true)]

@@ -153,8 +153,7 @@ impl ProbeSpec {
                 .dangerous_accept_invalid_certs(true)
                 .dangerous_accept_invalid_hostnames(true);
         }
-        b.build_rustls()
-            .map_err(|e| ProbeError::Tls(e.to_string()))
+        b.build_rustls().map_err(|e| ProbeError::Tls(e.to_string()))
     }
 }
 
@@ -331,14 +330,31 @@ mod tests {
 
     #[test]
     fn hosts_are_checked_before_connecting() {
-        assert_eq!(parse_host("127.0.0.1").unwrap(), Host::Ip([127, 0, 0, 1].into()));
-        assert!(matches!(parse_host("::1").unwrap(), Host::Ip(IpAddr::V6(_))));
-        assert!(matches!(parse_host("[::1]").unwrap(), Host::Ip(IpAddr::V6(_))));
+        assert_eq!(
+            parse_host("127.0.0.1").unwrap(),
+            Host::Ip([127, 0, 0, 1].into())
+        );
+        assert!(matches!(
+            parse_host("::1").unwrap(),
+            Host::Ip(IpAddr::V6(_))
+        ));
+        assert!(matches!(
+            parse_host("[::1]").unwrap(),
+            Host::Ip(IpAddr::V6(_))
+        ));
         assert_eq!(
             parse_host("mx1.example.org.").unwrap(),
             Host::Name("mx1.example.org.".into())
         );
-        for bad in ["", "exa mple.org", "-bad.org", "999.1.1.1", "host:25", "a..b", "[nope]"] {
+        for bad in [
+            "",
+            "exa mple.org",
+            "-bad.org",
+            "999.1.1.1",
+            "host:25",
+            "a..b",
+            "[nope]",
+        ] {
             assert!(parse_host(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -357,7 +373,13 @@ mod tests {
 
         let mut s = spec("127.0.0.1");
         s.rcpt_to = Some("not an address".into());
-        assert!(matches!(s.validate(), Err(ProbeError::Address { field: "rcpt_to", .. })));
+        assert!(matches!(
+            s.validate(),
+            Err(ProbeError::Address {
+                field: "rcpt_to",
+                ..
+            })
+        ));
 
         let mut s = spec("127.0.0.1");
         s.mail_from = "<>".into();

@@ -91,12 +91,26 @@ mod tests {
     #[test]
     fn failures_count_in_a_row_and_a_success_resets_them() {
         let mut b = ProbeBook::new();
-        assert_eq!(b.record(result("a", Outcome::Ok, 1.0)).consecutive_failures, 0);
-        assert_eq!(b.record(result("a", Outcome::Timeout, 2.0)).consecutive_failures, 1);
-        assert_eq!(b.record(result("b", Outcome::Refused, 2.0)).consecutive_failures, 1);
+        assert_eq!(
+            b.record(result("a", Outcome::Ok, 1.0)).consecutive_failures,
+            0
+        );
+        assert_eq!(
+            b.record(result("a", Outcome::Timeout, 2.0))
+                .consecutive_failures,
+            1
+        );
+        assert_eq!(
+            b.record(result("b", Outcome::Refused, 2.0))
+                .consecutive_failures,
+            1
+        );
         let s = b.record(result("a", Outcome::Tempfail, 3.0));
         assert_eq!((s.consecutive_failures, s.last_ok_ts), (2, Some(1.0)));
-        assert_eq!(b.record(result("a", Outcome::Ok, 4.0)).consecutive_failures, 0);
+        assert_eq!(
+            b.record(result("a", Outcome::Ok, 4.0)).consecutive_failures,
+            0
+        );
         b.retain(&["a"]);
         assert_eq!(b.statuses().len(), 1);
     }

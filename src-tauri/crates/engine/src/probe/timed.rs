@@ -221,7 +221,10 @@ mod tests {
         let (client, mut server) = tokio::io::duplex(64 * 1024);
         let rec = Recorder::new();
         let mut s = TimedStream::new(client, "127.0.0.1:25".parse().unwrap(), rec.clone());
-        server.write_all(&[b'x'; MAX_LINE_BYTES + 10]).await.unwrap();
+        server
+            .write_all(&[b'x'; MAX_LINE_BYTES + 10])
+            .await
+            .unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0;
         let err = loop {
