@@ -2,6 +2,8 @@
 //! (arguments, JSON fields, exit codes) are in DESIGN.md; users' scripts depend on them.
 
 mod check;
+mod classify;
+mod explain;
 mod output;
 mod probe;
 mod watch;
@@ -32,6 +34,24 @@ enum Command {
     },
     /// One SMTP probe with per-phase timings (exit 0 ok, 1 on 4xx, 2 on 5xx or no answer).
     Probe(probe::ProbeArgs),
+    /// Classify the mail-log lines that record SMTP failures (who defers our mail, and why).
+    Classify {
+        /// The log to read; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+        /// One JSON object per failure line.
+        #[arg(long)]
+        json: bool,
+        /// Counts per (domain, class) instead of one line per failure.
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Explain a reply code: meaning, likely causes, fixes (e.g. `explain 421 4.3.0`).
+    Explain {
+        /// The reply code, e.g. 421.
+        code: String,
+        /// The enhanced status code, e.g. 4.3.0.
+        enhanced: Option<String>,
+    },
     /// Run the monitor loop and print every change of an item's level.
     Watch {
         #[arg(long)]
@@ -83,6 +103,12 @@ fn main() -> ExitCode {
             } => check::run(config.as_deref(), json, no_probe).await,
             Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Classify {
+                file,
+                json,
+                summary,
+            } => classify::run(file.as_deref(), json, summary),
+            Command::Explain { code, enhanced } => explain::run_explain(&code, enhanced.as_deref()),
         }
     });
     ExitCode::from(code)

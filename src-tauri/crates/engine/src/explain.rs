@@ -68,10 +68,16 @@ pub fn explain_reply(
     meaning.push_str(&e.meaning);
     if class == Class::Other && enhanced.is_some_and(|x| x.starts_with("4.7.0")) && text.is_empty()
     {
-        e.causes.insert(
-            0,
-            "4.7.0 is used both for too many connections and for rate limiting: the reply text tells which".into(),
-        );
+        // Without the text both families are possible: give both.
+        let conn = explain_class(Class::ConnectionLimit, side, limits);
+        let rate = explain_class(Class::RateLimit, side, limits);
+        e.causes = std::iter::once(
+            "4.7.0 is used both for too many connections and for rate limiting: the reply text tells which".to_string(),
+        )
+        .chain(conn.causes)
+        .chain(rate.causes)
+        .collect();
+        e.fixes = conn.fixes.into_iter().chain(rate.fixes).collect();
     }
     e.meaning = meaning;
     e.code = Some(code);
@@ -427,6 +433,14 @@ mod tests {
         let e = explain(421, Some("4.7.0"), &Limits::new());
         assert_eq!(e.class, Class::Other);
         assert!(e.causes[0].contains("reply text tells which"));
+        assert!(e
+            .causes
+            .iter()
+            .any(|c| c.contains("smtpd_client_connection_count_limit")));
+        assert!(e
+            .fixes
+            .iter()
+            .any(|f| f.contains("smtp_destination_rate_delay")));
     }
 
     #[test]
