@@ -17,7 +17,29 @@ struct Args {
     hidden: bool,
 }
 
+/// WebKitGTK reports the process locale as `navigator.language`. Under the C or POSIX
+/// locale (or none, as in many services and CI jobs) that is "C", which is not a BCP 47
+/// tag: every `Intl` call then throws RangeError, and the charting library fails at
+/// load, leaving a blank window. Give the webview a real language in that case only;
+/// a user's own locale is never overridden.
+fn ensure_webview_language() {
+    let effective = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    let is_c = match effective.as_deref().map(|l| l.split(['.', '@']).next().unwrap_or("")) {
+        None => true,
+        Some(base) => base == "C" || base == "POSIX",
+    };
+    if is_c {
+        // Before any thread exists: nothing else reads the environment yet.
+        std::env::remove_var("LC_ALL");
+        std::env::remove_var("LC_MESSAGES");
+        std::env::set_var("LANG", "en_US.UTF-8");
+    }
+}
+
 fn main() {
+    ensure_webview_language();
     let args = Args::parse();
     headroom_app::run(headroom_app::Options {
         config_path: args.config,

@@ -30,8 +30,13 @@ impl Desktop {
         children.push(xvfb);
         let socket = dir.path().join("bus");
         let bus_address = format!("unix:path={}", socket.display());
+        // A bus without service directories: nothing is started by D-Bus activation
+        // (the system's dunst or portals), so each test decides which servers exist.
+        let bus_config = dir.path().join("session.conf");
+        std::fs::write(&bus_config, bus_config_xml(&bus_address)).expect("bus config");
         let dbus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--address", &bus_address])
+            .arg(format!("--config-file={}", bus_config.display()))
+            .args(["--nofork", "--nopidfile"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -122,6 +127,24 @@ impl Drop for Desktop {
             let _ = c.wait();
         }
     }
+}
+
+fn bus_config_xml(address: &str) -> String {
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>{address}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#
+    )
 }
 
 fn path(p: &Path) -> String {

@@ -1,0 +1,77 @@
+import { describe, expect, it, vi } from 'vitest';
+import { mount, flushSync, unmount } from 'svelte';
+import type { Initial, UiEvent } from './types';
+
+let push: ((e: UiEvent) => void) | null = null;
+const initial: Initial = {
+  state: {
+    ts: 1800000000,
+    status: 'warning',
+    summary: 'warning: CPU 85%/100% (85%)',
+    assessment: {
+      ts: 1800000000,
+      status: 'warning',
+      items: [{ id: 'cpu', used: 85, limit: 100, ratio: 0.85, level: 'warning', forecast_s: null, detail: '2 cores' }],
+    },
+    host: { cpu_percent: 85, cores: 2, load: [1, 1, 1], memory: null, filesystems: [], disks: [] },
+    problems: [],
+    config_path: null,
+    config_error: null,
+    tray_problem: null,
+    snoozed_until: null,
+    interval_secs: 1,
+  },
+  history: { ts: [1799999999, 1800000000], series: { cpu_percent: [80, 85] } },
+  alerts: [],
+};
+
+vi.mock('./api', () => ({
+  getState: vi.fn(async () => initial),
+  subscribe: vi.fn(async (f: (e: UiEvent) => void) => {
+    push = f;
+  }),
+  snooze: vi.fn(async () => null),
+  quitApp: vi.fn(),
+}));
+
+// uPlot measures text with a canvas, which jsdom does not have.
+vi.mock('uplot', () => ({
+  default: class {
+    setData() {}
+    setSize() {}
+    destroy() {}
+  },
+}));
+
+// jsdom has no ResizeObserver (Svelte's bind:clientWidth uses it).
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+} as unknown as typeof ResizeObserver;
+
+describe('App', () => {
+  it('shows the level, the CPU figure and live updates', async () => {
+    const { default: App } = await import('./App.svelte');
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    const app = mount(App, { target });
+    await vi.waitFor(() => expect(target.querySelector('[data-testid=risk-status]')?.textContent).toBe('warning'));
+    expect(target.querySelector('[data-testid=cpu-value]')?.textContent).toBe('85.0%');
+    expect(target.querySelectorAll('[data-testid=headroom-item]').length).toBe(1);
+    push!({
+      kind: 'tick',
+      state: { ...initial.state, ts: 1800000001, status: 'ok', host: { ...initial.state.host!, cpu_percent: 12.5 } },
+      samples: { ts: [1800000001], series: { cpu_percent: [12.5] } },
+    });
+    push!({
+      kind: 'alert',
+      entry: { ts: 1800000001, kind: 'transition', item: 'cpu', level: 'ok', previous: 'warning', message: 'CPU back to ok' },
+    });
+    flushSync();
+    expect(target.querySelector('[data-testid=risk-status]')?.textContent).toBe('ok');
+    expect(target.querySelector('[data-testid=cpu-value]')?.textContent).toBe('12.5%');
+    expect(target.querySelectorAll('[data-testid=alert-row]').length).toBe(1);
+    unmount(app);
+  });
+});
