@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use headroom_engine::classify::{Class, Side};
 use headroom_engine::config::TlsMode;
+use headroom_engine::explain::{explain_class, explain_reply, Limits};
 use headroom_engine::probe::{ProbeResult, ProbeSpec};
 
 use crate::EXIT_UNKNOWN;
@@ -116,5 +118,24 @@ fn print_human(r: &ProbeResult) {
     println!("SMTP {status} - {} | {}", r.summary(), perf.join(" "));
     if let Some(d) = &r.detail {
         println!("{d}");
+    }
+    if r.class != Class::Ok {
+        // What it means and what to do; this command reads no server configuration,
+        // so the explanation names parameters with their defaults.
+        let limits = Limits::new();
+        let e = match &r.reply {
+            Some(rep) => explain_reply(
+                rep.code,
+                rep.enhanced.as_deref(),
+                &rep.text,
+                Some(Side::Local),
+                &limits,
+            ),
+            None => explain_class(r.class, Some(Side::Local), &limits),
+        };
+        println!("{}", e.meaning);
+        for f in e.fixes.iter().take(3) {
+            println!("  - {f}");
+        }
     }
 }

@@ -100,6 +100,8 @@ pub struct ProbeTarget {
     pub username: Option<String>,
     /// Certificate verification is on unless a target opts out explicitly.
     pub verify_tls: bool,
+    /// Extra CA certificates (PEM) to trust for this target, for a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ProbeTarget {
@@ -117,6 +119,7 @@ impl Default for ProbeTarget {
             send: false,
             username: None,
             verify_tls: true,
+            ca_file: None,
         }
     }
 }

@@ -71,7 +71,7 @@ impl ProbeSpec {
             port: t.port,
             tls: t.tls,
             verify_tls: t.verify_tls,
-            ca_file: None,
+            ca_file: t.ca_file.clone(),
             timeout: Duration::from_secs_f64(t.timeout_secs.clamp(0.0, 86_400.0)),
             helo: t.helo.clone(),
             mail_from: t.mail_from.clone(),

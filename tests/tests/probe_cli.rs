@@ -1,0 +1,111 @@
+//! `headroom-cli probe` as scripts use it: the JSON object of DESIGN.md and the
+//! Nagios exit codes (0 ok, 1 on 4xx, 2 on 5xx or no answer, 3 on bad usage).
+
+use headroom_tests::bins::{bin, free_port};
+use headroom_tests::peers::{Behaviour, Peer};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn cli(args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(bin("headroom-cli"))
+        .arg("probe")
+        .args(args)
+        .output()
+        .await
+        .expect("run headroom-cli");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_has_the_contract_fields_and_exit_0() {
+    let peer = Peer::start(Behaviour::Normal).await;
+    let port = peer.port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port, "--json"]).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v = json(&r);
+    assert_eq!(v["target"], format!("127.0.0.1:{port}"));
+    assert_eq!(v["outcome"], "ok");
+    assert_eq!(v["phase"], "quit");
+    assert_eq!(v["class"], "ok");
+    assert_eq!(v["reply"]["code"], 221);
+    assert_eq!(v["reply"]["enhanced"], "2.0.0");
+    assert_eq!(v["reply"]["text"], "Bye");
+    let t = v["timings_ms"].as_object().expect("timings_ms object");
+    assert_eq!(t.len(), 6);
+    // In dialogue order in the output (serde_json's map here sorts, so check the text).
+    let order: Vec<usize> = ["connect", "banner", "ehlo", "mail", "rset", "quit"]
+        .iter()
+        .map(|k| r.stdout.find(&format!("\"{k}\":")).expect("phase key"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", r.stdout);
+    assert!(v["total_ms"].as_f64().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4xx_exits_1_with_the_reply() {
+    let peer = Peer::start(Behaviour::MultiLine421AtMail).await;
+    let port = peer.port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port, "--json"]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v = json(&r);
+    assert_eq!(
+        (v["outcome"].as_str(), v["phase"].as_str()),
+        (Some("tempfail"), Some("mail"))
+    );
+    assert_eq!(v["reply"]["code"], 421);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_answer_exits_2() {
+    let port = free_port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port, "--json"]).await;
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let v = json(&r);
+    assert_eq!(v["outcome"], "refused");
+    assert!(v["reply"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn human_output_is_one_nagios_line_with_perfdata_and_an_explanation() {
+    let peer = Peer::start(Behaviour::Banner421).await;
+    let port = peer.port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port]).await;
+    assert_eq!(r.code, 1);
+    let first = r.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("SMTP WARNING - "), "{first}");
+    assert!(first.contains("421 4.3.2"), "{first}");
+    assert!(first.contains("| time="), "{first}");
+    assert!(r.stdout.lines().count() > 1, "no explanation: {}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_usage_exits_3_before_connecting() {
+    for args in [
+        &["bad host name"][..],
+        &["127.0.0.1", "--port", "0"],
+        &["127.0.0.1", "--port", "70000"],
+        &["127.0.0.1", "--from", "not an address"],
+        &["127.0.0.1", "--rcpt", "a@@b"],
+        &["127.0.0.1", "--send"],
+        &["127.0.0.1", "--tls", "sometimes"],
+        &["127.0.0.1", "--timeout", "0"],
+        &["999.1.2.3"],
+    ] {
+        let r = cli(args).await;
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
+        assert!(!r.stderr.is_empty(), "{args:?} said nothing");
+    }
+}
