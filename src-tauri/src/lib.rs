@@ -25,6 +25,7 @@ pub struct Options {
 /// Starts the desktop app with the real runtime.
 pub fn run(options: Options) {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
