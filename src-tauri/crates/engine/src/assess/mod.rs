@@ -188,11 +188,13 @@ impl Assessor {
                 hysteresis: t.hysteresis,
                 min_dwell_s: t.min_dwell_secs,
             };
+            let forecast_s = self.forecast(&input, ts);
+            let mut input = input;
+            self.smooth(&mut input, ts);
             let ratio = match (input.used, input.limit) {
                 (Some(u), Some(l)) if l > 0.0 => Some(u / l),
                 _ => None,
             };
-            let forecast_s = self.forecast(&input, ts);
             let reading = Reading { ratio, forecast_s };
             let (level, previous, changed) = match self.trackers.get_mut(input.id) {
                 Some(tr) => {
@@ -237,6 +239,34 @@ impl Assessor {
         (Assessment { ts, status, items }, transitions)
     }
 
+    /// Rates that swing from second to second (CPU, disk I/O) are judged by their mean
+    /// over the last minute, as load averages are: a compile or a backup burst that
+    /// pins the CPU for ten seconds is not a shortage of headroom.
+    fn smooth(&self, input: &mut ItemInput, ts: Ts) {
+        let Some(window) = smoothing_window(input.id) else {
+            return;
+        };
+        let (Some(now), Some(series)) = (input.used, self.series.get(input.id)) else {
+            return;
+        };
+        let recent: Vec<f64> = series
+            .iter()
+            .rev()
+            .take_while(|(t, _)| ts - t <= window)
+            .map(|(_, v)| *v)
+            .collect();
+        if recent.len() > 1 {
+            let mean = recent.iter().sum::<f64>() / recent.len() as f64;
+            input.used = Some(mean);
+            let now = format_value(info(input.id).map(|i| i.unit).unwrap_or(Unit::Count), now);
+            input.detail = if input.detail.is_empty() {
+                format!("{:.0}-s mean; now {now}", window)
+            } else {
+                format!("{:.0}-s mean; now {now}; {}", window, input.detail)
+            };
+        }
+    }
+
     fn forecast(&mut self, input: &ItemInput, ts: Ts) -> Option<f64> {
         let info = info(input.id)?;
         let series = self.series.entry(input.id).or_default();
@@ -259,6 +289,14 @@ impl Assessor {
         let limit = input.limit?;
         series.make_contiguous();
         forecast::time_to_limit(series.as_slices().0, limit)
+    }
+}
+
+/// Items judged by a moving mean rather than the latest reading, and over how long.
+fn smoothing_window(id: &str) -> Option<f64> {
+    match id {
+        "cpu" | "disk_io" => Some(60.0),
+        _ => None,
     }
 }
 

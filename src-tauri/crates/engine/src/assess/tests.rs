@@ -138,3 +138,24 @@ fn summary_names_the_worst_item() {
         asmt.summary()
     );
 }
+
+#[test]
+fn a_short_cpu_burst_does_not_raise_the_level_but_a_sustained_one_does() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    // 50 s at 10%, then 10 s pinned at 100%: the 1-minute mean stays near 25%.
+    for i in 0..60 {
+        let cpu = if i < 50 { 10.0 } else { 100.0 };
+        let (asmt, _) = a.assess(&snap(i as f64, cpu, 100), &t);
+        assert_eq!(item(&asmt, "cpu").level, Level::Ok, "at {i} s");
+    }
+    // Pinned for a whole minute: critical, with the raw figure in the detail.
+    let mut last = None;
+    for i in 60..125 {
+        last = Some(a.assess(&snap(i as f64, 100.0, 100), &t).0);
+    }
+    let asmt = last.expect("assessed");
+    let cpu = item(&asmt, "cpu");
+    assert_eq!(cpu.level, Level::Critical);
+    assert!(cpu.detail.contains("now 100%"), "{}", cpu.detail);
+}
