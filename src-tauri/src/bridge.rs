@@ -29,7 +29,11 @@ impl<R: Runtime> Bridge<R> {
 
     fn update_tray(&mut self, level: Level, summary: &str) {
         let Some(tray) = &self.tray else { return };
-        if self.shown.as_ref().is_some_and(|(l, s)| *l == level && s == summary) {
+        if self
+            .shown
+            .as_ref()
+            .is_some_and(|(l, s)| *l == level && s == summary)
+        {
             return;
         }
         if self.shown.as_ref().is_none_or(|(l, _)| *l != level) {
@@ -41,7 +45,11 @@ impl<R: Runtime> Bridge<R> {
         let _ = tray.status.set_text(&line);
         let _ = tray.icon.set_tooltip(Some(&line));
         // The snooze entry says whether a snooze is running (it may have expired).
-        let snoozed = self.state.snooze.until().is_some_and(|u| u > crate::state::now());
+        let snoozed = self
+            .state
+            .snooze
+            .until()
+            .is_some_and(|u| u > crate::state::now());
         let _ = tray.snooze.set_text(if snoozed {
             "Resume alerts (snoozed)"
         } else {

@@ -43,7 +43,10 @@ pub fn subscribe(state: State<'_, Arc<AppState>>, events: Channel<UiEvent>) {
 
 /// Snoozes notifications for `minutes` (1 to 1440), or resumes them with `null`.
 #[tauri::command]
-pub fn snooze(state: State<'_, Arc<AppState>>, minutes: Option<f64>) -> Result<Option<f64>, CommandError> {
+pub fn snooze(
+    state: State<'_, Arc<AppState>>,
+    minutes: Option<f64>,
+) -> Result<Option<f64>, CommandError> {
     if let Some(m) = minutes {
         if !(m.is_finite() && (1.0..=1440.0).contains(&m)) {
             return Err(CommandError {

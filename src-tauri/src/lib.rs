@@ -44,7 +44,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             (Config::default(), Some(e.to_string()))
         }
     };
-    let state = Arc::new(AppState::new(config, config_error, options.config_path.clone()));
+    let state = Arc::new(AppState::new(
+        config,
+        config_error,
+        options.config_path.clone(),
+    ));
     let hidden = options.hidden;
     let setup_state = state.clone();
     let app = builder
@@ -80,7 +84,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             let config = state.config();
             let mut monitor = Monitor::new(config.clone(), Box::new(SysHost::new()));
             state.set_monitor(monitor.handle());
-            monitor.add_sink(Box::new(bridge::Bridge::new(app.handle().clone(), state.clone(), tray)));
+            monitor.add_sink(Box::new(bridge::Bridge::new(
+                app.handle().clone(),
+                state.clone(),
+                tray,
+            )));
             monitor.add_sink(Box::new(NotifySink::new(
                 &config,
                 state.snooze.clone(),

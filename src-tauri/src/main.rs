@@ -26,7 +26,10 @@ fn ensure_webview_language() {
     let effective = ["LC_ALL", "LC_MESSAGES", "LANG"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-    let is_c = match effective.as_deref().map(|l| l.split(['.', '@']).next().unwrap_or("")) {
+    let is_c = match effective
+        .as_deref()
+        .map(|l| l.split(['.', '@']).next().unwrap_or(""))
+    {
         None => true,
         Some(base) => base == "C" || base == "POSIX",
     };

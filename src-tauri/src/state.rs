@@ -63,8 +63,13 @@ pub struct StateView {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UiEvent {
     /// A tick: the new state and its chart samples.
-    Tick { state: StateView, samples: SampleBatch },
-    Alert { entry: AlertEntry },
+    Tick {
+        state: StateView,
+        samples: SampleBatch,
+    },
+    Alert {
+        entry: AlertEntry,
+    },
 }
 
 pub struct AppState {
@@ -115,7 +120,10 @@ impl AppState {
     }
 
     pub fn history(&self) -> SampleBatch {
-        lock(&self.monitor).as_ref().map(|m| m.history()).unwrap_or_default()
+        lock(&self.monitor)
+            .as_ref()
+            .map(|m| m.history())
+            .unwrap_or_default()
     }
 
     pub fn alerts(&self) -> Vec<AlertEntry> {
@@ -130,7 +138,10 @@ impl AppState {
         };
         StateView {
             ts: assessment.as_ref().map(|a| a.ts),
-            status: assessment.as_ref().map(|a| a.status).unwrap_or(Level::Unknown),
+            status: assessment
+                .as_ref()
+                .map(|a| a.status)
+                .unwrap_or(Level::Unknown),
             summary: assessment
                 .as_ref()
                 .map(|a| a.summary())

@@ -49,21 +49,34 @@ fn appindicator_present() -> bool {
     ] {
         dirs.push(d.into());
     }
-    dirs.iter().any(|d| names.iter().any(|n| d.join(n).exists()))
+    dirs.iter()
+        .any(|d| names.iter().any(|n| d.join(n).exists()))
 }
 
 pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<Tray<R>, String> {
     if cfg!(target_os = "linux") && !appindicator_present() {
-        return Err("libayatana-appindicator3 is not installed (apt install libayatana-appindicator3-1)".into());
+        return Err(
+            "libayatana-appindicator3 is not installed (apt install libayatana-appindicator3-1)"
+                .into(),
+        );
     }
     let err = |e: tauri::Error| e.to_string();
-    let status = MenuItem::with_id(app, "status", "Headroom: starting…", false, None::<&str>).map_err(err)?;
+    let status = MenuItem::with_id(app, "status", "Headroom: starting…", false, None::<&str>)
+        .map_err(err)?;
     let open = MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>).map_err(err)?;
-    let snooze = MenuItem::with_id(app, "snooze", "Snooze alerts for 1 hour", true, None::<&str>).map_err(err)?;
+    let snooze = MenuItem::with_id(
+        app,
+        "snooze",
+        "Snooze alerts for 1 hour",
+        true,
+        None::<&str>,
+    )
+    .map_err(err)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>).map_err(err)?;
     let sep1 = PredefinedMenuItem::separator(app).map_err(err)?;
     let sep2 = PredefinedMenuItem::separator(app).map_err(err)?;
-    let menu = Menu::with_items(app, &[&status, &sep1, &open, &snooze, &sep2, &quit]).map_err(err)?;
+    let menu =
+        Menu::with_items(app, &[&status, &sep1, &open, &snooze, &sep2, &quit]).map_err(err)?;
     let menu_state = state.clone();
     let snooze_item = snooze.clone();
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -75,7 +88,10 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
             .on_menu_event(move |app, event| match event.id().as_ref() {
                 "open" => show_dashboard(app),
                 "snooze" => {
-                    let snoozed = menu_state.snooze.until().is_some_and(|u| u > crate::state::now());
+                    let snoozed = menu_state
+                        .snooze
+                        .until()
+                        .is_some_and(|u| u > crate::state::now());
                     if snoozed {
                         menu_state.set_snooze(None);
                         let _ = snooze_item.set_text("Snooze alerts for 1 hour");
@@ -103,7 +119,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
         Ok(r) => r.map_err(err)?,
         Err(_) => return Err("the tray library failed to load".into()),
     };
-    Ok(Tray { icon, status, snooze })
+    Ok(Tray {
+        icon,
+        status,
+        snooze,
+    })
 }
 
 pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {

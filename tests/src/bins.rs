@@ -15,7 +15,11 @@ pub fn target_dir() -> PathBuf {
 /// command to run when it has not been built: a missing binary is a setup error that
 /// must not pass as a skipped test.
 pub fn bin(name: &str) -> PathBuf {
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let p = target_dir().join(profile).join(name);
     assert!(
         p.exists(),

@@ -64,7 +64,10 @@ impl Desktop {
         vec![
             ("DISPLAY".into(), self.display.clone()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
-            ("XDG_RUNTIME_DIR".into(), path(&self.dir.path().join("runtime"))),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                path(&self.dir.path().join("runtime")),
+            ),
             ("HOME".into(), path(&home)),
             ("XDG_CONFIG_HOME".into(), path(&home.join(".config"))),
             ("XDG_DATA_HOME".into(), path(&home.join(".local/share"))),
@@ -116,7 +119,10 @@ impl Desktop {
                 .contains("boolean true")
                 .then_some(())
         });
-        assert!(owned.is_some(), "dunst did not take org.freedesktop.Notifications within 15 s");
+        assert!(
+            owned.is_some(),
+            "dunst did not take org.freedesktop.Notifications within 15 s"
+        );
     }
 }
 
@@ -168,7 +174,15 @@ fn start_xvfb(dir: &Path) -> (String, Child) {
         }
         let log = std::fs::File::create(dir.join(format!("xvfb-{n}.log"))).expect("log");
         let mut child = Command::new("Xvfb")
-            .args([format!(":{n}").as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp", "-ac"])
+            .args([
+                format!(":{n}").as_str(),
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+                "-ac",
+            ])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

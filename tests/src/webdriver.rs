@@ -28,12 +28,22 @@ impl Driver {
         let driver = which("tauri-driver");
         let child = desktop
             .command(&driver)
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (make test installs it)", driver.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (make test installs it)",
+                    driver.display()
+                )
+            });
         let base = format!("http://127.0.0.1:{port}");
         wait_for(Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
@@ -91,14 +101,25 @@ impl Driver {
     /// The first element matching a CSS selector, if any.
     pub fn find(&self, css: &str) -> Option<String> {
         let v = self
-            .request("POST", &self.s("/element"), Some(json!({"using": "css selector", "value": css})))
+            .request(
+                "POST",
+                &self.s("/element"),
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .ok()?;
         v[ELEMENT_KEY].as_str().map(String::from)
     }
 
     pub fn find_all(&self, css: &str) -> Vec<String> {
-        match self.request("POST", &self.s("/elements"), Some(json!({"using": "css selector", "value": css}))) {
-            Ok(Value::Array(a)) => a.iter().filter_map(|e| e[ELEMENT_KEY].as_str().map(String::from)).collect(),
+        match self.request(
+            "POST",
+            &self.s("/elements"),
+            Some(json!({"using": "css selector", "value": css})),
+        ) {
+            Ok(Value::Array(a)) => a
+                .iter()
+                .filter_map(|e| e[ELEMENT_KEY].as_str().map(String::from))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -111,20 +132,33 @@ impl Driver {
     }
 
     pub fn attribute(&self, element: &str, name: &str) -> Option<String> {
-        self.request("GET", &self.s(&format!("/element/{element}/attribute/{name}")), None)
-            .ok()?
-            .as_str()
-            .map(String::from)
+        self.request(
+            "GET",
+            &self.s(&format!("/element/{element}/attribute/{name}")),
+            None,
+        )
+        .ok()?
+        .as_str()
+        .map(String::from)
     }
 
     pub fn click(&self, element: &str) -> Result<(), String> {
-        self.request("POST", &self.s(&format!("/element/{element}/click")), Some(json!({})))
-            .map(|_| ())
+        self.request(
+            "POST",
+            &self.s(&format!("/element/{element}/click")),
+            Some(json!({})),
+        )
+        .map(|_| ())
     }
 
     /// Text of the first element matching `css`, waiting until it exists and `accept`
     /// returns true for it.
-    pub fn wait_text(&self, css: &str, timeout: Duration, accept: impl Fn(&str) -> bool) -> Option<String> {
+    pub fn wait_text(
+        &self,
+        css: &str,
+        timeout: Duration,
+        accept: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         wait_for(timeout, || {
             let t = self.text(&self.find(css)?)?;
             accept(&t).then_some(t)
@@ -132,7 +166,11 @@ impl Driver {
     }
 
     pub fn execute(&self, script: &str) -> Result<Value, String> {
-        self.request("POST", &self.s("/execute/sync"), Some(json!({"script": script, "args": []})))
+        self.request(
+            "POST",
+            &self.s("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
     }
 
     /// Saves a PNG screenshot of the window.

@@ -23,17 +23,27 @@ fn dashboard_shows_live_cpu_and_a_risk_level() {
 
     let is_percent = |t: &str| t.ends_with('%') && t.trim_end_matches('%').parse::<f64>().is_ok();
     let first = d
-        .wait_text("[data-testid=cpu-value]", Duration::from_secs(60), is_percent)
+        .wait_text(
+            "[data-testid=cpu-value]",
+            Duration::from_secs(60),
+            is_percent,
+        )
         .expect("a CPU figure within 60 s");
     let updated = d
-        .wait_text("[data-testid=updated]", Duration::from_secs(5), |t| t != "—")
+        .wait_text("[data-testid=updated]", Duration::from_secs(5), |t| {
+            t != "—"
+        })
         .expect("an update time");
     // Readings arrive every second; the figure moves between two of them.
     let changed = d
-        .wait_text("[data-testid=cpu-value]", Duration::from_secs(60), |t| is_percent(t) && t != first)
+        .wait_text("[data-testid=cpu-value]", Duration::from_secs(60), |t| {
+            is_percent(t) && t != first
+        })
         .expect("CPU figure changed between readings");
     let updated_later = d
-        .wait_text("[data-testid=updated]", Duration::from_secs(10), |t| t != updated)
+        .wait_text("[data-testid=updated]", Duration::from_secs(10), |t| {
+            t != updated
+        })
         .expect("update time moves on");
     assert_ne!(first, changed);
     assert_ne!(updated, updated_later);
@@ -43,7 +53,10 @@ fn dashboard_shows_live_cpu_and_a_risk_level() {
             LEVELS.contains(&t.trim().to_lowercase().as_str())
         })
         .expect("risk-status shows a level word");
-    assert!(LEVELS.contains(&status.trim().to_lowercase().as_str()), "{status}");
+    assert!(
+        LEVELS.contains(&status.trim().to_lowercase().as_str()),
+        "{status}"
+    );
 
     // Every host item the engine assessed has its headroom bar.
     let items = d.find_all("[data-testid=headroom-item]");
@@ -52,7 +65,10 @@ fn dashboard_shows_live_cpu_and_a_risk_level() {
         .filter_map(|e| d.attribute(e, "data-item-id"))
         .collect();
     for want in ["cpu", "memory", "load"] {
-        assert!(ids.iter().any(|i| i == want), "missing item {want}: {ids:?}");
+        assert!(
+            ids.iter().any(|i| i == want),
+            "missing item {want}: {ids:?}"
+        );
     }
     d.screenshot(&artifacts_dir().join("overview.png"))
         .expect("screenshot");
@@ -61,17 +77,27 @@ fn dashboard_shows_live_cpu_and_a_risk_level() {
 #[test]
 fn an_invalid_config_is_shown_in_the_window_and_defaults_keep_running() {
     let desktop = Desktop::start();
-    let cfg = write_config(&desktop, "[monitor]\ninterval_secs = 1\n\n[thresholds]\nwarn_ration = 0.5\n");
+    let cfg = write_config(
+        &desktop,
+        "[monitor]\ninterval_secs = 1\n\n[thresholds]\nwarn_ration = 0.5\n",
+    );
     let app = bin("headroom");
     let d = Driver::start(&desktop, &app, &["--config", &cfg]);
     let banner = d
-        .wait_text("[data-testid=config-error]", Duration::from_secs(60), |t| !t.is_empty())
+        .wait_text("[data-testid=config-error]", Duration::from_secs(60), |t| {
+            !t.is_empty()
+        })
         .expect("config error banner");
-    assert!(banner.contains(&format!("{cfg}:5:1")), "names file, line and column: {banner}");
+    assert!(
+        banner.contains(&format!("{cfg}:5:1")),
+        "names file, line and column: {banner}"
+    );
     assert!(banner.contains("warn_ration"), "{banner}");
     // Monitoring goes on with the defaults.
-    d.wait_text("[data-testid=cpu-value]", Duration::from_secs(60), |t| t.ends_with('%'))
-        .expect("live data despite the bad file");
+    d.wait_text("[data-testid=cpu-value]", Duration::from_secs(60), |t| {
+        t.ends_with('%')
+    })
+    .expect("live data despite the bad file");
     d.screenshot(&artifacts_dir().join("config-error.png"))
         .expect("screenshot");
 }

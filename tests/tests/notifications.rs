@@ -109,7 +109,12 @@ fn a_standing_warning_is_notified_exactly_once() {
     assert!(alive, "the app kept running");
     assert!(first[0].contains("CPU"), "{}", first[0]);
     assert!(first[0].contains("Headroom warning"), "{}", first[0]);
-    assert_eq!(all.len(), 1, "exactly one notification, got {}:\n{all:#?}", all.len());
+    assert_eq!(
+        all.len(),
+        1,
+        "exactly one notification, got {}:\n{all:#?}",
+        all.len()
+    );
 }
 
 #[test]
@@ -127,7 +132,10 @@ fn no_notification_server_is_a_logged_warning_not_a_crash() {
     let _ = app.kill();
     let _ = app.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    assert!(alive, "the app must keep running without a notification server:\n{log}");
+    assert!(
+        alive,
+        "the app must keep running without a notification server:\n{log}"
+    );
     assert!(
         log.contains("cannot show a desktop notification"),
         "a warning says why notifications are missing:\n{log}"

@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "headroom-cli", version, about = "Headroom: warn before the mail server says 421")]
+#[command(
+    name = "headroom-cli",
+    version,
+    about = "Headroom: warn before the mail server says 421"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -48,7 +48,12 @@ pub fn num(v: f64) -> String {
 }
 
 pub fn item_line(i: &Item) -> String {
-    format!("{:<8} {:<18} {}", i.level.as_str().to_uppercase(), i.id, describe(i))
+    format!(
+        "{:<8} {:<18} {}",
+        i.level.as_str().to_uppercase(),
+        i.id,
+        describe(i)
+    )
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 mod catalog;
 pub mod forecast;
 mod host_items;
+pub mod levels;
 mod mta_items;
 mod probe_items;
-pub mod levels;
 
 pub use catalog::{
     format_bytes, format_duration, format_value, info, ItemInfo, Unit, CATALOG, ITEM_IDS,
