@@ -71,7 +71,7 @@ impl<R: Runtime> Sink for Bridge<R> {
         let view = self.state.view();
         self.update_tray(view.status, &view.summary);
         self.state.broadcast(&UiEvent::Tick {
-            state: view,
+            state: Box::new(view),
             samples: tick.samples.clone(),
         });
     }

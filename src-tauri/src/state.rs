@@ -64,7 +64,7 @@ pub struct StateView {
 pub enum UiEvent {
     /// A tick: the new state and its chart samples.
     Tick {
-        state: StateView,
+        state: Box<StateView>,
         samples: SampleBatch,
     },
     Alert {
