@@ -5,6 +5,7 @@
 
 pub mod bins;
 pub mod desktop;
+pub mod exim;
 pub mod peers;
 pub mod postfix;
 pub mod probe_postfix;

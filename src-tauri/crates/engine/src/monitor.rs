@@ -149,8 +149,9 @@ struct MtaReader {
 struct Listing {
     details: Option<QueueDetails>,
     error: Option<String>,
-    /// Messages queued at the last tick: the listing's cadence scales with it.
-    queued: u64,
+    /// Messages queued at the last tick or listing (`None` before either): the
+    /// listing's cadence scales with it.
+    queued: Option<u64>,
 }
 
 impl Monitor {
@@ -318,7 +319,7 @@ impl Monitor {
         };
         let mut listing = lock(&listing);
         if let Some(q) = &sample.queue {
-            listing.queued = q.total();
+            listing.queued = Some(q.total());
         }
         crate::mta::merge_details(&mut sample, listing.details.as_ref(), self.clock.now());
         if let Some(e) = &listing.error {
@@ -360,19 +361,24 @@ async fn run_listing(
 ) {
     let lister = Arc::new(Mutex::new(lister));
     loop {
-        let queued = lock(&listing).queued;
-        let (pause, budget) = crate::mta::listing_cadence(queued, tick);
+        // Before anything is counted the queue may be huge: give the first listing the
+        // largest budget rather than killing it early.
+        let budget = match lock(&listing).queued {
+            Some(q) => crate::mta::listing_cadence(q, tick).1,
+            None => crate::mta::listing_cadence(u64::MAX, tick).1,
+        };
         let l = lister.clone();
         let job = tokio::task::spawn_blocking(move || lock(&l).list(budget));
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
             r = tokio::time::timeout(budget + Duration::from_secs(5), job) => r,
         };
-        {
+        let pause = {
             let mut state = lock(&listing);
             match result {
                 Ok(Ok(Ok(d))) => {
                     state.error = d.note.clone().filter(|_| !d.complete);
+                    state.queued = Some(state.queued.unwrap_or(0).max(d.messages));
                     state.details = Some(d);
                 }
                 Ok(Ok(Err(e))) => state.error = Some(format!("queue listing: {e}")),
@@ -384,7 +390,8 @@ async fn run_listing(
                     ))
                 }
             }
-        }
+            crate::mta::listing_cadence(state.queued.unwrap_or(0), tick).0
+        };
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}

@@ -281,7 +281,7 @@ mod tests {
     fn a_hanging_command_is_killed_at_its_deadline() {
         let start = Instant::now();
         let r = run(Path::new("/bin/sleep"), &["30"], Duration::from_millis(300));
-        assert!(r.unwrap_err().contains("killed"));
+        assert!(r.expect_err("an error").contains("killed"));
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 

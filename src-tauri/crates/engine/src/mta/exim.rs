@@ -150,8 +150,7 @@ impl MtaSource for Exim {
             s.version = v
                 .stdout
                 .lines()
-                .next()
-                .and_then(|l| l.strip_prefix("Exim version "))
+                .find_map(|l| l.strip_prefix("Exim version "))
                 .and_then(|l| l.split_whitespace().next())
                 .map(str::to_string);
         }

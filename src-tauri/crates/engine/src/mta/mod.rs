@@ -153,6 +153,90 @@ pub fn listing_cadence(queued: u64, tick: Duration) -> (Duration, Duration) {
 mod tests {
     use super::*;
 
+    struct FakeHost;
+    impl crate::host::HostSource for FakeHost {
+        fn prime(&mut self) {}
+        fn sample(&mut self) -> Result<crate::snapshot::HostSample, String> {
+            Ok(Default::default())
+        }
+    }
+
+    /// A mail server whose queue listing takes far longer than a tick.
+    struct SlowListing;
+    impl MtaSource for SlowListing {
+        fn kind(&self) -> &'static str {
+            "postfix"
+        }
+        fn sample(&mut self) -> Result<MtaSample, String> {
+            Ok(MtaSample {
+                kind: "postfix".into(),
+                running: true,
+                queue: Some(QueueCounts {
+                    deferred: Some(5),
+                    method: "directory".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+        fn lister(&self) -> Option<Box<dyn QueueLister>> {
+            struct L;
+            impl QueueLister for L {
+                fn list(&mut self, _: Duration) -> Result<QueueDetails, String> {
+                    std::thread::sleep(Duration::from_millis(1200));
+                    Ok(QueueDetails {
+                        sampled_at: unix_now(),
+                        oldest_arrival: Some(unix_now() - 60.0),
+                        complete: true,
+                        ..Default::default()
+                    })
+                }
+            }
+            Some(Box::new(L))
+        }
+    }
+
+    struct Spacing(std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Option<f64>)>>>);
+    impl crate::monitor::Sink for Spacing {
+        fn on_tick(&mut self, tick: &crate::monitor::Tick) {
+            let age = tick
+                .snapshot
+                .mta
+                .as_ref()
+                .and_then(|m| m.queue.as_ref())
+                .and_then(|q| q.oldest_age_s);
+            if let Ok(mut v) = self.0.lock() {
+                v.push((std::time::Instant::now(), age));
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_queue_listing_never_delays_a_tick() {
+        let mut config = crate::config::Config::default();
+        config.monitor.interval_secs = 0.2;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut m = crate::monitor::Monitor::new(config, Box::new(FakeHost))
+            .with_mta(Box::new(SlowListing));
+        m.add_sink(Box::new(Spacing(seen.clone())));
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2300)).await;
+            stop.cancel();
+        });
+        m.run(cancel).await;
+        let v = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert!(v.len() >= 7, "{} ticks", v.len());
+        for w in v.windows(2) {
+            let gap = w[1].0 - w[0].0;
+            assert!(gap < Duration::from_millis(350), "a tick waited {gap:?}");
+        }
+        // Ticks before the listing finished have no age; later ones have the true age.
+        assert_eq!(v[0].1, None);
+        assert!(v.last().and_then(|t| t.1).is_some_and(|a| a >= 60.0));
+    }
+
     #[test]
     fn cadence_grows_with_the_queue_and_stays_bounded() {
         let tick = Duration::from_secs(5);

@@ -214,21 +214,27 @@ mod tests {
     fn listen_backlog_and_peers_of_one_port() {
         let s = parse_net_tcp(TCP);
         assert_eq!(s.len(), 5);
-        assert_eq!(s[0].local, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            s[0].local,
+            "127.0.0.1".parse::<IpAddr>().expect("test value")
+        );
         assert_eq!(s[0].local_port, 2600);
-        let u = endpoint_use(&s, Some("127.0.0.1".parse().unwrap()), 2600);
+        let u = endpoint_use(&s, Some("127.0.0.1".parse().expect("test value")), 2600);
         assert!(u.listening);
         assert_eq!(u.backlog, 3);
         assert_eq!(u.established, 3);
-        assert_eq!(u.peers[0], ("127.0.0.1".parse().unwrap(), 2));
-        assert_eq!(u.peers[1], ("127.0.0.2".parse().unwrap(), 1));
+        assert_eq!(u.peers[0], ("127.0.0.1".parse().expect("test value"), 2));
+        assert_eq!(u.peers[1], ("127.0.0.2".parse().expect("test value"), 1));
     }
 
     #[test]
     fn ipv4_mapped_peers_of_tcp6_become_ipv4() {
         let line = "  sl header\n   0: 0000000000000000FFFF00000100007F:0019 0000000000000000FFFF00000200007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 1 1 0\n";
         let s = parse_net_tcp(line);
-        assert_eq!(s[0].remote, "127.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            s[0].remote,
+            "127.0.0.2".parse::<IpAddr>().expect("test value")
+        );
         assert_eq!(s[0].local_port, 25);
     }
 

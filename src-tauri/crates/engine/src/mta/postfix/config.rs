@@ -381,7 +381,7 @@ submission/inet/command = smtpd
         let nets = parse_networks("127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128, 192.0.2.7");
         assert_eq!(nets.len(), 4);
         let has = |ip: &str| {
-            let ip: IpAddr = ip.parse().unwrap();
+            let ip: IpAddr = ip.parse().expect("test value");
             nets.iter().any(|n| network_contains(n, &ip))
         };
         assert!(has("127.0.0.1"));

@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_missing_queue_directory_is_an_error_that_names_it() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let e = count_queues(tmp.path()).unwrap_err();
+        let e = count_queues(tmp.path()).expect_err("an error");
         assert!(e.contains("maildrop"), "{e}");
     }
 }

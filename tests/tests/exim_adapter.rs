@@ -1,0 +1,107 @@
+//! The Exim adapter against a real Exim (unpacked with dpkg -x, own config, loopback
+//! port): limits equal `exim -bP`, spool counts are exact, and the per-host item is
+//! critical exactly when Exim answers the next connection with 421.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use headroom_engine::assess::{Assessor, Level};
+use headroom_engine::config::Thresholds;
+use headroom_engine::mta::exim::Exim as EximSource;
+use headroom_engine::mta::MtaSource;
+use headroom_engine::snapshot::Snapshot;
+use headroom_tests::exim::Exim;
+
+fn start(settings: &[&str]) -> Option<Exim> {
+    match Exim::start(settings) {
+        Ok(e) => Some(e),
+        Err(e) if e.contains("need root") || e.contains("apt-get") => {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn banner(port: u16) -> (TcpStream, String) {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut line = String::new();
+    BufReader::new(s.try_clone().expect("clone"))
+        .read_line(&mut line)
+        .expect("banner");
+    (s, line.trim_end().to_string())
+}
+
+#[test]
+fn exim_limits_spool_and_per_host_connections() {
+    let Some(ex) = start(&[
+        "smtp_accept_max = 6",
+        "smtp_accept_max_per_host = 2",
+        "check_spool_space = 10M",
+        "check_spool_inodes = 100",
+    ]) else {
+        return;
+    };
+    let mut src = EximSource::with_binary(ex.bin.clone(), Some(ex.conf.clone()));
+    let s = src.sample().expect("sample");
+    assert!(s.running, "notes {:?} log {}", s.notes, ex.mainlog());
+    assert!(
+        s.version.as_deref().is_some_and(|v| v.starts_with('4')),
+        "{:?}",
+        s.version
+    );
+    let l = |k: &str| s.limits.get(k).copied().flatten();
+    assert_eq!(l("smtp_accept_max"), Some(6));
+    assert_eq!(l("smtp_accept_max_per_host"), Some(2));
+    assert_eq!(l("check_spool_space"), Some(10 << 20));
+    assert_eq!(l("check_spool_inodes"), Some(100));
+
+    ex.inject(7).expect("inject");
+    let s = src.sample().expect("sample");
+    let q = s.queue.expect("spool counted");
+    assert_eq!((q.deferred, q.method.as_str()), (Some(7), "directory"));
+
+    let (_a, b1) = banner(ex.port);
+    assert!(b1.starts_with("220"), "{b1}");
+    let assess = |src: &mut EximSource| {
+        let snap = Snapshot {
+            ts: 1.0,
+            mta: Some(src.sample().expect("sample")),
+            ..Default::default()
+        };
+        Assessor::new()
+            .assess(&snap, &Thresholds::default())
+            .0
+            .items
+    };
+    let items = assess(&mut src);
+    let c = items
+        .iter()
+        .find(|i| i.id == "client_connections")
+        .expect("item");
+    assert_eq!((c.used, c.limit), (Some(1.0), Some(2.0)));
+    assert_ne!(
+        c.level,
+        Level::Critical,
+        "the next connection still gets a banner"
+    );
+    let (_b, b2) = banner(ex.port);
+    assert!(b2.starts_with("220"), "{b2}");
+    let items = assess(&mut src);
+    let c = items
+        .iter()
+        .find(|i| i.id == "client_connections")
+        .expect("item");
+    assert_eq!(c.used, Some(2.0));
+    assert_eq!(c.level, Level::Critical);
+    let p = items
+        .iter()
+        .find(|i| i.id == "smtpd_processes")
+        .expect("item");
+    assert_eq!((p.used, p.limit), (Some(2.0), Some(6.0)));
+    let (_c, b3) = banner(ex.port);
+    assert!(b3.starts_with("421"), "Exim refuses the next one: {b3}");
+}
