@@ -5,8 +5,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memmem;
-
 use super::{domain_of, postfix::enhanced_at, Mta, Parsed, Record, Side};
 use crate::classify::{classify, classify_outcome, reply_code, Class};
 
@@ -59,7 +57,7 @@ fn is_message_id(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
-pub(super) fn parse_message(msg: &str) -> Parsed<'_> {
+pub(super) fn parse_message(msg: &str, deliveries: bool) -> Parsed<'_> {
     let (id, rest) = match msg.find(' ') {
         Some(sp) if is_message_id(&msg[..sp]) => (Some(&msg[..sp]), &msg[sp + 1..]),
         _ => (None, msg),
@@ -71,14 +69,17 @@ pub(super) fn parse_message(msg: &str) -> Parsed<'_> {
         if let Some(r) = rest.strip_prefix("** ") {
             return delivery(id, r);
         }
-        if rest.starts_with("=> ") || rest.starts_with("<= ") || rest.starts_with("-> ") {
+        if deliveries && rest.starts_with("=> ") {
             return delivered(rest);
+        }
+        if rest.starts_with("=> ") || rest.starts_with("<= ") || rest.starts_with("-> ") {
+            return Parsed::Nothing;
         }
     }
     if rest.starts_with("Connection from ") && rest.contains(" refused") {
         return refusal(rest);
     }
-    if let Some(p) = memmem::find(rest.as_bytes(), b"rejected ") {
+    if let Some(p) = find!(rest.as_bytes(), b"rejected ") {
         return rejection(id, rest, p);
     }
     Parsed::Nothing
@@ -104,7 +105,7 @@ fn delivery<'a>(id: Option<&'a str>, rest: &'a str) -> Parsed<'a> {
     let relay = relay(rest);
     let b = rest.as_bytes();
     let (code, enhanced, class, raw) =
-        if let Some(p) = memmem::find(b, b"SMTP error from remote mail server after ") {
+        if let Some(p) = find!(b, b"SMTP error from remote mail server after ") {
             let after = &rest[p + 41..];
             let Some(reply) = reply_after_colon(after) else {
                 return Parsed::Nothing;

@@ -6,6 +6,16 @@
 //! Parsing borrows from the line and allocates nothing for lines that record no
 //! failure, so a million-line log classifies in well under a second.
 
+/// A substring search whose finder is built once: building a `memmem` finder for
+/// every line would cost more than the search itself.
+macro_rules! find {
+    ($hay:expr, $needle:literal) => {{
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new($needle));
+        FINDER.find($hay)
+    }};
+}
+
 mod aggregate;
 mod exim;
 mod journal;
@@ -125,14 +135,28 @@ pub enum Parsed<'a> {
 /// Parses one log line (Postfix via syslog or `maillog_file`, Exim's mainlog or Exim
 /// via syslog; classic or RFC 3339 timestamps). Never panics on any input.
 pub fn parse(line: &str) -> Parsed<'_> {
+    parse_line(line, true)
+}
+
+/// The failure a line records, if any (deliveries are not looked into: faster).
+pub fn parse_failure(line: &str) -> Option<Record<'_>> {
+    match parse_line(line, false) {
+        Parsed::Failure(r) => Some(r),
+        _ => None,
+    }
+}
+
+fn parse_line(line: &str, deliveries: bool) -> Parsed<'_> {
     let b = line.as_bytes();
     if let Some(rest) = exim::after_mainlog_stamp(line) {
-        match exim::parse_message(rest) {
+        match exim::parse_message(rest, deliveries) {
             Parsed::Nothing => {} // maybe a syslog line with a space-separated stamp
             p => return p,
         }
     }
-    let Some(tag_end) = memchr::memmem::find(b, b"]: ") else {
+    // The end of the program tag `prog[pid]: `: the first `]` followed by `: `.
+    let Some(tag_end) = memchr::memchr_iter(b']', b).find(|&i| b[i + 1..].starts_with(b": "))
+    else {
         return Parsed::Nothing;
     };
     let Some(open) = memchr::memrchr(b'[', &b[..tag_end]) else {
@@ -142,19 +166,11 @@ pub fn parse(line: &str) -> Parsed<'_> {
     let program = &line[prog_start..open];
     let msg = &line[tag_end + 3..];
     if let Some(slash) = program.rfind('/') {
-        postfix::parse_message(&program[slash + 1..], msg)
+        postfix::parse_message(&program[slash + 1..], msg, deliveries)
     } else if program.starts_with("exim") {
-        exim::parse_message(msg)
+        exim::parse_message(msg, deliveries)
     } else {
         Parsed::Nothing
-    }
-}
-
-/// The failure a line records, if any.
-pub fn parse_failure(line: &str) -> Option<Record<'_>> {
-    match parse(line) {
-        Parsed::Failure(r) => Some(r),
-        _ => None,
     }
 }
 

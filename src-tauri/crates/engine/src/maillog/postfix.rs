@@ -6,20 +6,18 @@
 
 use std::borrow::Cow;
 
-use memchr::memmem;
-
 use super::{domain_of, Mta, Parsed, Record, Side};
 use crate::classify::{classify, classify_outcome, enhanced_len, reply_code, Class};
 
 /// `daemon`: the last part of the program name (`smtp` in `postfix-out/smtp`).
-pub(super) fn parse_message<'a>(daemon: &'a str, msg: &'a str) -> Parsed<'a> {
+pub(super) fn parse_message<'a>(daemon: &'a str, msg: &'a str, deliveries: bool) -> Parsed<'a> {
     if let Some(w) = msg.strip_prefix("warning: ") {
         return warning(w);
     }
     let (queue_id, rest) = split_queue_id(msg);
     let remote_daemon = daemon == "smtp" || daemon == "lmtp";
     match rest.as_bytes().first() {
-        Some(b't') if rest.starts_with("to=<") => status_line(queue_id, rest),
+        Some(b't') if rest.starts_with("to=<") => status_line(queue_id, rest, deliveries),
         Some(b'r') if rest.starts_with("reject: ") => reject(queue_id, &rest[8..]),
         Some(b'm') if rest.starts_with("milter-reject: ") => reject(queue_id, &rest[15..]),
         Some(b'h') if remote_daemon && rest.starts_with("host ") => host_line(queue_id, rest),
@@ -40,24 +38,27 @@ fn split_queue_id(msg: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn status_line<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Parsed<'a> {
+fn status_line<'a>(queue_id: Option<&'a str>, rest: &'a str, deliveries: bool) -> Parsed<'a> {
     let b = rest.as_bytes();
-    let Some(st) = memmem::find(b, b", status=") else {
+    let Some(st) = find!(b, b", status=") else {
         return Parsed::Nothing;
     };
     let fields = &rest[..st];
     let status = &rest[st + 9..];
-    let domain = fields.find('>').and_then(|gt| domain_of(&fields[4..gt]));
-    let relay = field(fields, ", relay=").filter(|r| *r != "none");
     let reason = if let Some(s) = status.strip_prefix("deferred ") {
         s
     } else if let Some(s) = status.strip_prefix("bounced ") {
         s
-    } else if status.starts_with("sent") {
-        return Parsed::Delivered { domain, relay };
+    } else if deliveries && status.starts_with("sent") {
+        return Parsed::Delivered {
+            domain: recipient_domain(fields),
+            relay: field(fields, ", relay=").filter(|r| *r != "none"),
+        };
     } else {
         return Parsed::Nothing;
     };
+    let domain = recipient_domain(fields);
+    let relay = field(fields, ", relay=").filter(|r| *r != "none");
     let reason = reason.trim_end();
     let reason = reason.strip_prefix('(').unwrap_or(reason);
     let reason = reason.strip_suffix(')').unwrap_or(reason);
@@ -65,6 +66,12 @@ fn status_line<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Parsed<'a> {
         .map(Cow::Borrowed)
         .or_else(|| host_in_reason(reason).map(Cow::Borrowed));
     remote_record(queue_id, relay, domain, reason)
+}
+
+/// `to=<a@b.example>, …` → `b.example`.
+fn recipient_domain(fields: &str) -> Option<&str> {
+    let gt = memchr::memchr(b'>', fields.as_bytes())?;
+    fields.get(4..gt).and_then(domain_of)
 }
 
 /// A field's value up to the next comma (`, relay=` → `mx[1.2.3.4]:25`).
@@ -100,11 +107,11 @@ fn remote_record<'a>(
     domain: Option<&'a str>,
     reason: &'a str,
 ) -> Parsed<'a> {
-    let reply = if let Some(p) = memmem::find(reason.as_bytes(), b" said: ") {
+    let reply = if let Some(p) = find!(reason.as_bytes(), b" said: ") {
         let r = &reason[p + 7..];
         Some(r.rfind(" (in reply to ").map_or(r, |e| &r[..e]))
     } else {
-        memmem::find(reason.as_bytes(), b"refused to talk to me: ").map(|p| &reason[p + 23..])
+        find!(reason.as_bytes(), b"refused to talk to me: ").map(|p| &reason[p + 23..])
     };
     let (code, enhanced, class, raw) =
         match reply.and_then(|r| Some((r, reply_code(r.as_bytes())?))) {
@@ -235,11 +242,11 @@ fn reject<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Parsed<'a> {
 /// Warnings that mark a limit being hit on our side.
 fn warning(w: &str) -> Parsed<'_> {
     let b = w.as_bytes();
-    let interesting = memmem::find(b, b"limit exceeded").is_some()
-        || memmem::find(b, b"reached its process limit").is_some()
-        || memmem::find(b, b"not enough free space").is_some()
-        || memmem::find(b, b"No space left on device").is_some()
-        || memmem::find(b, b"queue file write error").is_some();
+    let interesting = find!(b, b"limit exceeded").is_some()
+        || find!(b, b"reached its process limit").is_some()
+        || find!(b, b"not enough free space").is_some()
+        || find!(b, b"No space left on device").is_some()
+        || find!(b, b"queue file write error").is_some();
     if !interesting {
         return Parsed::Nothing;
     }
