@@ -136,29 +136,41 @@ echo "==> per-phase timings ($PHASE_RUNS runs per tool and target)"
 phases "$FAST_PORT" "Loopback Postfix, nothing slowed" "$PHASE_RUNS"
 phases "$SLOW_PORT" "Loopback Postfix with \`sleep 1\` at HELO and MAIL FROM" "$(( PHASE_RUNS / 4 > 5 ? PHASE_RUNS / 4 : 5 ))"
 
-# seq_run NAME CMD...: N sequential probes; prints "seconds ok"
-seq_run() {
-  local ok=0 i t0 t1
-  shift # the name is for the reader
-  t0=$(date +%s.%N)
-  for i in $(seq "$N"); do
-    if "$@" >/dev/null 2>&1; then ok=$((ok + 1)); fi
+# N rounds; each round runs every tool once, in turn, so background load on a shared
+# machine falls on all three alike. $EPOCHREALTIME needs no fork to read the clock.
+echo "==> $N sequential probes per tool, interleaved"
+: > "$work/seq.tsv"
+declare -A ok=([headroom]=0 [check_smtp]=0 [swaks]=0)
+for i in $(seq "$N"); do
+  for tool in headroom check_smtp swaks; do
+    t0=${EPOCHREALTIME/./}
+    if "${tool}_probe" "$FAST_PORT" >/dev/null 2>&1; then ok[$tool]=$(( ${ok[$tool]} + 1 )); fi
+    t1=${EPOCHREALTIME/./}
+    printf '%s\t%s\n' "$tool" "$(( t1 - t0 ))" >> "$work/seq.tsv"
   done
-  t1=$(date +%s.%N)
-  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $ok"
+done
+
+# stats TOOL: "total_s mean_ms median_ms p95_ms"
+stats() {
+  awk -v t="$1" '$1==t {print $2}' "$work/seq.tsv" | sort -n | awk '
+    {v[NR]=$1; s+=$1}
+    END {
+      m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
+      p = v[int(NR*0.95 + 0.999999)]
+      printf "%.3f %.3f %.3f %.3f\n", s/1e6, s/NR/1e3, m/1e3, p/1e3
+    }'
 }
+read -r h_s h_mean h_med h_p95 < <(stats headroom)
+for tool in headroom check_smtp swaks; do
+  echo "    $tool: $(stats "$tool") (total s, mean, median, p95 ms; ${ok[$tool]} ok)"
+done
 
-echo "==> $N sequential probes per tool"
-read -r h_s h_ok < <(seq_run headroom headroom_probe "$FAST_PORT")
-echo "    headroom-cli: ${h_s}s ($h_ok ok)"
-read -r c_s c_ok < <(seq_run check_smtp check_smtp_probe "$FAST_PORT")
-echo "    check_smtp:   ${c_s}s ($c_ok ok)"
-read -r s_s s_ok < <(seq_run swaks swaks_probe "$FAST_PORT")
-echo "    swaks:        ${s_s}s ($s_ok ok)"
-
-row() { # name seconds ok
-  awk -v n="$1" -v s="$2" -v ok="$3" -v N="$N" -v h="$h_s" \
-    'BEGIN{printf "| %s | %.2f | %.2f | %d/%d | %.2f× |\n", n, s, s*1000/N, ok, N, s/h}'
+row() { # label tool
+  local s mean med p95
+  read -r s mean med p95 < <(stats "$2")
+  awk -v n="$1" -v s="$s" -v mean="$mean" -v med="$med" -v p95="$p95" -v ok="${ok[$2]}" \
+    -v N="$N" -v h="$h_s" \
+    'BEGIN{printf "| %s | %.2f | %.2f | %.2f | %.2f | %d/%d | %.2f× |\n", n, s, mean, med, p95, ok, N, s/h}'
 }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -175,13 +187,13 @@ section="$work/section.md"
   echo
   echo "### $N sequential probes against one local Postfix"
   echo
-  echo "Each probe is a fresh process (how Nagios-style schedulers run them): headroom-cli \`probe --from\` (banner, EHLO, MAIL FROM, RSET, QUIT), check_smtp \`-f\` (banner, EHLO, MAIL FROM, QUIT), swaks \`--quit-after MAIL\`. Wall time of the whole sequence; the ratio is against headroom-cli."
+  echo "Each probe is a fresh process (how Nagios-style schedulers run them): headroom-cli \`probe --from\` (banner, EHLO, MAIL FROM, RSET, QUIT), check_smtp \`-f\` (banner, EHLO, MAIL FROM, QUIT), swaks \`--quit-after MAIL\`. The tools take turns probe by probe, so load from anything else on the machine falls on all three alike. Times are wall time per process, start to exit; the ratio is total time against headroom-cli."
   echo
-  echo "| tool | total s | per probe ms | succeeded | ratio |"
-  echo "|---|---:|---:|---:|---:|"
-  row "headroom-cli probe" "$h_s" "$h_ok"
-  row "check_smtp" "$c_s" "$c_ok"
-  row "swaks" "$s_s" "$s_ok"
+  echo "| tool | total s | mean ms | median ms | p95 ms | succeeded | ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  row "headroom-cli probe" headroom
+  row "check_smtp" check_smtp
+  row "swaks" swaks
   echo
 } > "$section"
 
