@@ -22,6 +22,7 @@ pub struct Config {
     pub notifications: Notifications,
     #[serde(rename = "maillog")]
     pub maillogs: Vec<MaillogSource>,
+    pub history: HistoryConfig,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             thresholds: Thresholds::default(),
             notifications: Notifications::default(),
             maillogs: Vec::new(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -195,6 +197,42 @@ pub struct MaillogSource {
     pub path: Option<PathBuf>,
 }
 
+/// The SQLite history (`[history]`): how long each resolution is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    pub enabled: bool,
+    /// Raw samples, one per tick.
+    pub raw_hours: u32,
+    /// 1-minute roll-ups (min, max, avg, count).
+    pub minute_days: u32,
+    /// 1-hour roll-ups.
+    pub hour_days: u32,
+    /// The database file; default `$XDG_DATA_HOME/headroom/history.sqlite3`.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            enabled: true,
+            raw_hours: 24,
+            minute_days: 30,
+            hour_days: 365,
+            path: None,
+        }
+    }
+}
+
+impl HistoryConfig {
+    /// The database file: `path` when set, else `history.sqlite3` in [`data_dir`].
+    pub fn file(&self) -> Option<PathBuf> {
+        self.path
+            .clone()
+            .or_else(|| data_dir().map(|d| d.join("history.sqlite3")))
+    }
+}
+
 /// A configuration problem, located in its file where possible.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ConfigError {
@@ -348,6 +386,7 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
         c.notifications.min_repeat_mins,
         vec![k("notifications"), k("min_repeat_mins")],
     )?;
+    validate_history(&c.history)?;
     let mut names = std::collections::HashSet::new();
     for (i, p) in c.probes.iter().enumerate() {
         let at = |key: &str| vec![k("probe"), Key::Index(i), k(key)];
@@ -365,6 +404,29 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
         }
         positive(p.interval_secs, at("interval_secs"))?;
         positive(p.timeout_secs, at("timeout_secs"))?;
+    }
+    Ok(())
+}
+
+fn validate_history(h: &HistoryConfig) -> Result<(), Invalid> {
+    let at = |key: &str| vec![k("history"), k(key)];
+    // Roll-ups are computed from raw samples: at least an hour of them must be kept.
+    for (key, v, max) in [
+        ("raw_hours", h.raw_hours, 24 * 366),
+        ("minute_days", h.minute_days, 3660),
+        ("hour_days", h.hour_days, 36600),
+    ] {
+        if v == 0 || v > max {
+            return Err((at(key), format!("{key} = {v} must be between 1 and {max}")));
+        }
+    }
+    if let Some(p) = &h.path {
+        if !p.is_absolute() {
+            return Err((
+                at("path"),
+                format!("path = \"{}\" must be an absolute path", p.display()),
+            ));
+        }
     }
     Ok(())
 }
@@ -596,6 +658,40 @@ path = "/var/log/mail.log"
         let e = load(Some(Path::new("/nonexistent/headroom.toml"))).expect_err("missing");
         assert_eq!(e.line, None);
         assert!(e.to_string().contains("cannot read configuration"));
+    }
+
+    #[test]
+    fn history_defaults_and_validation() {
+        let c = parse("", Path::new("x.toml")).expect("valid");
+        assert!(c.history.enabled);
+        assert_eq!(
+            (
+                c.history.raw_hours,
+                c.history.minute_days,
+                c.history.hour_days
+            ),
+            (24, 30, 365)
+        );
+        let c = parse(
+            "[history]\nenabled = false\npath = \"/tmp/h.sqlite3\"\n",
+            Path::new("x.toml"),
+        )
+        .expect("valid");
+        assert!(!c.history.enabled);
+        assert_eq!(c.history.file(), Some(PathBuf::from("/tmp/h.sqlite3")));
+
+        let e = err("[history]\nraw_hours = 0\n");
+        assert_eq!((e.line, e.column), (Some(2), Some(13)));
+        assert!(e.message.contains("raw_hours = 0"), "{}", e.message);
+        let e = err("[history]\npath = \"history.db\"\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("absolute"), "{}", e.message);
+        let e = err("[history]\nraw_days = 2\n");
+        assert!(
+            e.message.contains("unknown field `raw_days`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
