@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use headroom_engine::history::History;
 use headroom_engine::host::SysHost;
 use headroom_engine::monitor::{Monitor, Sink, Tick};
 use tokio_util::sync::CancellationToken;
@@ -42,11 +43,28 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
         Err(code) => return code,
     };
     let mta = headroom_engine::mta::detect(&config.mta);
+    let history_config = config.history.clone();
     let mut monitor = Monitor::new(config, Box::new(SysHost::new()));
     if let Some(mta) = mta {
         monitor = monitor.with_mta(mta);
     }
     monitor.add_sink(Box::new(PrintTransitions { json }));
+    // History is recorded here too; one that cannot be opened is said once and the
+    // watch goes on without it.
+    let history = History::open(&history_config);
+    let status = history.status();
+    if let Some(aside) = &status.recovered_from {
+        eprintln!(
+            "headroom-cli: warning: the history was damaged; moved it to {} and started a fresh one",
+            aside.display()
+        );
+    }
+    if let Some(problem) = &status.problem {
+        eprintln!("headroom-cli: warning: {problem}");
+    }
+    if status.enabled {
+        monitor.add_sink(Box::new(history.sink()));
+    }
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {

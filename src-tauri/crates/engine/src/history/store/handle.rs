@@ -1,8 +1,9 @@
 //! [`History`]: the store as the app and the CLI hold it. Cloneable and shared between
 //! the monitor (which writes every tick) and the window (which reads ranges and logs).
 //! It never stops monitoring: a history that cannot be opened or written is
-//! *degraded* with a reason ([`History::status`]), logged once, and retried a minute
-//! of tick time later.
+//! *degraded* with a reason ([`History::status`]) and retried a minute of tick time
+//! later. What [`History::open`] finds is left to the caller to show (the CLI prints
+//! it, the window displays it); what goes wrong later is logged once per episode.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,7 +59,9 @@ impl History {
     /// Opens the configured history. Never fails: when history is off, or the file
     /// cannot be opened, the returned history says why in [`History::status`] and
     /// retries on later ticks. A damaged file is moved aside and replaced
-    /// (`status().recovered_from`).
+    /// (`status().recovered_from`). Nothing is logged here: show the status.
+    ///
+    /// Blocking: it creates the directory and runs SQLite's `quick_check`.
     pub fn open(config: &HistoryConfig) -> History {
         let path = config.file();
         let history = History {
@@ -81,7 +84,6 @@ impl History {
                         "history is off: neither XDG_DATA_HOME nor HOME is set, and [history] path is not given"
                             .into(),
                     );
-                    tracing::warn!("{}", state.problem.as_deref().unwrap_or_default());
                 }
             }
         }
@@ -100,17 +102,24 @@ impl History {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens the store into `state`; on failure records the problem (logged when it
-    /// is new) and schedules a retry.
+    /// Opens the store into `state`; on failure records the problem and schedules a
+    /// retry. `now` is the tick's time, `None` at start (when nothing is logged).
     fn try_open(&self, state: &mut State, now: Option<Ts>) {
         let Some(path) = &self.inner.path else { return };
         match Store::open(path, self.inner.retention) {
             Ok(outcome) => {
-                if state.problem.take().is_some() {
+                if state.problem.take().is_some() && now.is_some() {
                     tracing::info!("history {} is recording again", path.display());
                 }
-                if outcome.recovered_from.is_some() {
-                    state.recovered_from = outcome.recovered_from;
+                if let Some(aside) = outcome.recovered_from {
+                    if now.is_some() {
+                        tracing::warn!(
+                            "history {} was damaged: moved it to {} and started a fresh one",
+                            path.display(),
+                            aside.display()
+                        );
+                    }
+                    state.recovered_from = Some(aside);
                 }
                 state.store = Some(outcome.store);
                 state.retry_at = None;
@@ -121,7 +130,7 @@ impl History {
 
     fn degrade(&self, state: &mut State, reason: String, now: Option<Ts>) {
         let problem = format!("history is not being recorded: {reason}; monitoring continues");
-        if state.problem.is_none() {
+        if state.problem.is_none() && now.is_some() {
             tracing::warn!("{problem}");
         } else {
             tracing::debug!("{problem}");

@@ -216,8 +216,9 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating it and its directory when missing) the history at `path`. A
-    /// damaged file is moved aside and replaced by a fresh one; any other failure
-    /// (permissions, a full disk) is an error and leaves the file alone.
+    /// damaged file is moved aside and replaced by a fresh one, which the outcome
+    /// reports for the caller to show; any other failure (permissions, a full disk)
+    /// is an error and leaves the file alone.
     pub fn open(path: &Path, retention: Retention) -> Result<OpenOutcome, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
@@ -232,11 +233,7 @@ impl Store {
             }),
             Err(e) if e.is_corruption() => {
                 let aside = move_aside(path)?;
-                tracing::warn!(
-                    "history {} is damaged ({e}); moved it to {} and started a fresh one",
-                    path.display(),
-                    aside.display()
-                );
+                tracing::debug!("history {} is damaged: {e}", path.display());
                 Ok(OpenOutcome {
                     store: Store::open_checked(path, retention)?,
                     recovered_from: Some(aside),
