@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::history::{metrics_of, Recent, SampleBatch};
 use crate::host::HostSource;
 use crate::mta::{MtaSource, QueueDetails, QueueLister};
+use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
 use crate::snapshot::{Snapshot, SourceProblem, Ts};
 
 /// One tick's results, as every sink sees them.
@@ -29,6 +30,9 @@ pub struct Tick {
 /// Where ticks go: the UI bridge, the tray, the notifier, the history store, the CLI.
 pub trait Sink: Send {
     fn on_tick(&mut self, tick: &Tick);
+    /// A probe finished (scheduled or "Probe now"); called as soon as it does, so the
+    /// probe log does not wait for the next tick. Its items change at the next tick.
+    fn on_probe(&mut self, _result: &ProbeResult) {}
 }
 
 /// Wall-clock time for snapshots. Tests use [`TokioClock`] so paused time is coherent.
@@ -73,6 +77,7 @@ impl Clock for TokioClock {
 pub struct MonitorHandle {
     pub recent: Arc<Mutex<Option<Recent>>>,
     pub latest: Arc<Mutex<Option<Tick>>>,
+    scheduler: Arc<Mutex<Option<SchedulerHandle>>>,
 }
 
 impl MonitorHandle {
@@ -84,6 +89,20 @@ impl MonitorHandle {
     }
     pub fn latest(&self) -> Option<Tick> {
         lock(&self.latest).clone()
+    }
+
+    /// "Probe now": every target probes at once unless it is probing already or just
+    /// did (debounced). Results reach the sinks' `on_probe`.
+    pub fn probe_now(&self) -> ProbeNow {
+        match lock(&self.scheduler).as_ref() {
+            Some(s) => s.probe_now(),
+            None => ProbeNow::NoTargets,
+        }
+    }
+
+    /// Whether a probe is in flight (for a progress indicator).
+    pub fn probing(&self) -> bool {
+        lock(&self.scheduler).as_ref().is_some_and(|s| s.is_running())
     }
 }
 
@@ -134,6 +153,9 @@ pub struct Monitor {
     assessor: Assessor,
     handle: MonitorHandle,
     mta: Option<MtaReader>,
+    /// Probes waiting for `run` to schedule them, and what they reported since.
+    probes: Vec<Probe>,
+    probe_book: ProbeBook,
 }
 
 /// The mail server source and its background queue listing.
@@ -165,6 +187,7 @@ impl Monitor {
         let handle = MonitorHandle {
             recent: Arc::new(Mutex::new(Some(recent))),
             latest: Arc::default(),
+            scheduler: Arc::default(),
         };
         Monitor {
             config,
@@ -175,7 +198,15 @@ impl Monitor {
             assessor: Assessor::new(),
             handle,
             mta: None,
+            probes: Vec::new(),
+            probe_book: ProbeBook::new(),
         }
+    }
+
+    /// Probes these targets, each on its own interval, from the moment `run` starts.
+    pub fn with_probes(mut self, probes: Vec<Probe>) -> Self {
+        self.probes = probes;
+        self
     }
 
     /// Reads this mail server every tick (off the runtime, with a timeout) and, when it
@@ -226,14 +257,38 @@ impl Monitor {
                 .unwrap_or_default();
             tokio::spawn(run_listing(lister, listing, interval, cancel.clone()));
         }
+        let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
+        if !self.probes.is_empty() {
+            let scheduler = Scheduler::spawn(
+                std::mem::take(&mut self.probes),
+                cancel.child_token(),
+                move |r| {
+                    let _ = probe_tx.send(r);
+                },
+            );
+            *lock(&self.handle.scheduler) = Some(scheduler);
+        }
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => self.tick().await,
+                Some(r) = probe_rx.recv() => self.on_probe(r),
             }
         }
+        let scheduler = lock(&self.handle.scheduler).take();
+        if let Some(s) = scheduler {
+            s.shutdown().await;
+        }
+    }
+
+    /// Records a probe result for the next tick's items and hands it to the sinks now.
+    pub fn on_probe(&mut self, r: ProbeResult) {
+        for sink in &mut self.sinks {
+            sink.on_probe(&r);
+        }
+        self.probe_book.record(r);
     }
 
     async fn prime(&mut self) {
@@ -258,6 +313,7 @@ impl Monitor {
                 message: e,
             }),
         }
+        snapshot.probes = self.probe_book.statuses();
         if self.mta.is_some() {
             match self.read_mta().await {
                 Ok(m) => snapshot.mta = Some(m),
