@@ -267,16 +267,30 @@ impl Store {
                 path.display()
             )));
         }
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .ctx(at)?;
-        match version {
-            0 => {
-                conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                ))
-                .ctx(|| format!("cannot create the history schema in {}", path.display()))?;
+        let version = |conn: &Connection| -> Result<i64, HistoryError> {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .ctx(at)
+        };
+        let mut v = version(&conn)?;
+        if v == 0 {
+            // Under the write lock, and checked again: another process (a second
+            // Headroom, a reader) may be creating the same file right now.
+            let ctx = || format!("cannot create the history schema in {}", path.display());
+            conn.execute_batch("BEGIN IMMEDIATE").ctx(ctx)?;
+            v = version(&conn)?;
+            let created = if v == 0 {
+                conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
+                    .and_then(|_| conn.execute_batch("COMMIT"))
+            } else {
+                conn.execute_batch("COMMIT")
+            };
+            if let Err(e) = created {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e).ctx(ctx);
             }
+            v = version(&conn)?;
+        }
+        match v {
             SCHEMA_VERSION => {}
             v => {
                 return Err(HistoryError::Unavailable(format!(
