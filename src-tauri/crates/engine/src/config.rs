@@ -194,7 +194,10 @@ impl Default for Notifications {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaillogSource {
+    /// A log file to follow across rotation; without it, journald (`journalctl`).
     pub path: Option<PathBuf>,
+    /// Read the last so many minutes of the log at start (0: start at its end).
+    pub backfill_mins: f64,
 }
 
 /// The SQLite history (`[history]`): how long each resolution is kept.

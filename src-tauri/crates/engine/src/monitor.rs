@@ -13,6 +13,7 @@ use crate::assess::{Assessment, Assessor, Transition};
 use crate::config::Config;
 use crate::history::{metrics_of, Recent, SampleBatch};
 use crate::host::HostSource;
+use crate::maillog::{Aggregator, SharedAggregator, StartAt, THROTTLING_WINDOW_S};
 use crate::mta::{MtaSource, QueueDetails, QueueLister};
 use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
 use crate::snapshot::{Snapshot, SourceProblem, Ts};
@@ -78,6 +79,8 @@ pub struct MonitorHandle {
     pub recent: Arc<Mutex<Option<Recent>>>,
     pub latest: Arc<Mutex<Option<Tick>>>,
     scheduler: Arc<Mutex<Option<SchedulerHandle>>>,
+    /// Deferrals read from the mail log, per destination (for the destinations panel).
+    pub maillog: Option<SharedAggregator>,
 }
 
 impl MonitorHandle {
@@ -102,7 +105,9 @@ impl MonitorHandle {
 
     /// Whether a probe is in flight (for a progress indicator).
     pub fn probing(&self) -> bool {
-        lock(&self.scheduler).as_ref().is_some_and(|s| s.is_running())
+        lock(&self.scheduler)
+            .as_ref()
+            .is_some_and(|s| s.is_running())
     }
 }
 
@@ -156,6 +161,15 @@ pub struct Monitor {
     /// Probes waiting for `run` to schedule them, and what they reported since.
     probes: Vec<Probe>,
     probe_book: ProbeBook,
+    maillog: Option<MaillogReader>,
+}
+
+/// The mail-log followers (started by `run`) and the aggregate they feed.
+struct MaillogReader {
+    sources: Vec<crate::config::MaillogSource>,
+    agg: SharedAggregator,
+    /// Why a follower stopped, reported with every tick until it runs again.
+    problems: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 /// The mail server source and its background queue listing.
@@ -188,6 +202,7 @@ impl Monitor {
             recent: Arc::new(Mutex::new(Some(recent))),
             latest: Arc::default(),
             scheduler: Arc::default(),
+            maillog: None,
         };
         Monitor {
             config,
@@ -200,7 +215,21 @@ impl Monitor {
             mta: None,
             probes: Vec::new(),
             probe_book: ProbeBook::new(),
+            maillog: None,
         }
+    }
+
+    /// Follows these mail logs (an empty list means the default: /var/log/mail.log when
+    /// readable, else journald) and assesses `remote_throttling` from them.
+    pub fn with_maillog(mut self, sources: Vec<crate::config::MaillogSource>) -> Self {
+        let agg = Aggregator::shared();
+        self.handle.maillog = Some(agg.clone());
+        self.maillog = Some(MaillogReader {
+            sources,
+            agg,
+            problems: Arc::default(),
+        });
+        self
     }
 
     /// Probes these targets, each on its own interval, from the moment `run` starts.
@@ -256,6 +285,9 @@ impl Monitor {
                 .map(|m| m.listing.clone())
                 .unwrap_or_default();
             tokio::spawn(run_listing(lister, listing, interval, cancel.clone()));
+        }
+        if let Some(m) = &self.maillog {
+            spawn_maillog(m, cancel.clone());
         }
         let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
         if !self.probes.is_empty() {
@@ -314,6 +346,16 @@ impl Monitor {
             }),
         }
         snapshot.probes = self.probe_book.statuses();
+        if let Some(m) = &self.maillog {
+            snapshot.throttling =
+                Some(lock(&m.agg).remote_throttling(snapshot.ts, THROTTLING_WINDOW_S));
+            for (source, message) in lock(&m.problems).iter() {
+                snapshot.problems.push(SourceProblem {
+                    source: format!("mail log {source}"),
+                    message: message.clone(),
+                });
+            }
+        }
         if self.mta.is_some() {
             match self.read_mta().await {
                 Ok(m) => snapshot.mta = Some(m),
@@ -452,6 +494,99 @@ async fn run_listing(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+/// Starts one follower per mail log. A follower that fails (unreadable file, no
+/// journalctl) reports why through `problems` and retries every 30 s, so a log that
+/// appears later (logrotate, a permission fix) is picked up without a restart.
+fn spawn_maillog(m: &MaillogReader, cancel: CancellationToken) {
+    let mut sources = m.sources.clone();
+    if sources.is_empty() {
+        let default = std::path::PathBuf::from("/var/log/mail.log");
+        let readable = std::fs::File::open(&default).is_ok();
+        sources.push(crate::config::MaillogSource {
+            path: readable.then_some(default),
+            backfill_mins: 0.0,
+        });
+    }
+    for src in sources {
+        let agg = m.agg.clone();
+        let problems = m.problems.clone();
+        let cancel = cancel.clone();
+        let name = match &src.path {
+            Some(p) => p.display().to_string(),
+            None => "journald".to_string(),
+        };
+        let backfill =
+            (src.backfill_mins > 0.0).then(|| Duration::from_secs_f64(src.backfill_mins * 60.0));
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                // Say what is wrong for as long as it is wrong, and no longer.
+                let ready = match &src.path {
+                    Some(p) => std::fs::File::open(p)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    None => {
+                        let j = crate::maillog::JournalSource::default().journalctl;
+                        if j.exists() {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "no /var/log/mail.log to read and {} is not installed; set [[maillog]] path",
+                                j.display()
+                            ))
+                        }
+                    }
+                };
+                if let Err(why) = ready {
+                    lock(&problems).insert(name.clone(), why);
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                    }
+                    continue;
+                }
+                lock(&problems).remove(&name);
+                let result = match &src.path {
+                    Some(p) => {
+                        let start = match (first, backfill) {
+                            (true, Some(d)) => StartAt::Backfill(d),
+                            _ => StartAt::End,
+                        };
+                        crate::maillog::follow_file(
+                            p.clone(),
+                            start,
+                            Duration::from_millis(500),
+                            agg.clone(),
+                            cancel.clone(),
+                        )
+                        .await
+                    }
+                    None => {
+                        let source = crate::maillog::JournalSource {
+                            backfill: if first { backfill } else { None },
+                            ..Default::default()
+                        };
+                        crate::maillog::follow_journal(source, agg.clone(), cancel.clone()).await
+                    }
+                };
+                first = false;
+                if cancel.is_cancelled() {
+                    return;
+                }
+                let why = match result {
+                    Ok(()) => "stopped; restarting".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                lock(&problems).insert(name.clone(), why);
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+            }
+        });
     }
 }
 

@@ -17,6 +17,9 @@ pub struct Snapshot {
     /// Each probe target's latest result and failures in a row (see [`crate::probe`]).
     #[serde(default)]
     pub probes: Vec<crate::probe::ProbeStatus>,
+    /// Who is throttling our outbound mail, from the mail log (see [`crate::maillog`]).
+    #[serde(default)]
+    pub throttling: Option<crate::maillog::ThrottlingReading>,
     /// What could not be read this tick, per source ("host: statvfs /var timed out").
     pub problems: Vec<SourceProblem>,
 }

@@ -177,6 +177,10 @@ impl Assessor {
         let mut inputs = host_items::items(snap);
         inputs.extend(mta_items::items(snap));
         inputs.extend(probe_items::items(snap, t));
+        // With no delivery attempts in the window there is nothing to be throttled.
+        if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {
+            inputs.push(r.item_input());
+        }
         let mut items = Vec::with_capacity(inputs.len());
         let mut transitions = Vec::new();
         for input in inputs {
