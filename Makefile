@@ -31,7 +31,7 @@ ui:
 	cd ui && npm run build
 
 ui-test:
-	cd ui && npm test
+	cd ui && npm run check && npm test
 
 lint:
 	$(CARGO) fmt --all -- --check

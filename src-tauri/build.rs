@@ -2,7 +2,15 @@
 // capabilities/main.json grants exactly these to the main window.
 fn main() {
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&["get_state", "subscribe", "snooze", "quit_app"]),
+        tauri_build::AppManifest::new().commands(&[
+            "get_state",
+            "subscribe",
+            "snooze",
+            "quit_app",
+            "probe_now",
+            "explain_reply",
+            "get_destinations",
+        ]),
     ))
     .expect("tauri build script failed");
 }

@@ -1,9 +1,9 @@
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // The app loads the built files from disk (tauri.conf.json frontendDist); there is no
 // dev server in production, and nothing is fetched from the network.
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [svelte()],
   clearScreen: false,
   build: {
@@ -18,5 +18,6 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
   },
-  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
-});
+  // Svelte's client runtime (mount) under vitest.
+  resolve: mode === 'test' ? { conditions: ['browser'] } : undefined,
+}));

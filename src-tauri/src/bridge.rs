@@ -60,6 +60,10 @@ impl<R: Runtime> Bridge<R> {
 }
 
 impl<R: Runtime> Sink for Bridge<R> {
+    fn on_probe(&mut self, result: &headroom_engine::probe::ProbeResult) {
+        self.state.log_probe(result);
+    }
+
     fn on_tick(&mut self, tick: &Tick) {
         for t in &tick.transitions {
             // First levels of healthy items are not news; everything else is logged.

@@ -23,6 +23,7 @@ pub struct Initial {
     pub state: StateView,
     pub history: SampleBatch,
     pub alerts: Vec<AlertEntry>,
+    pub probes: Vec<headroom_engine::probe::ProbeResult>,
 }
 
 /// The current state, recent history for the charts, and the alert log.
@@ -32,6 +33,7 @@ pub fn get_state(state: State<'_, Arc<AppState>>) -> Initial {
         state: state.view(),
         history: state.history(),
         alerts: state.alerts(),
+        probes: state.probe_log(),
     }
 }
 
@@ -56,6 +58,40 @@ pub fn snooze(
         }
     }
     Ok(state.set_snooze(minutes.map(|m| m * 60.0)))
+}
+
+/// "Probe now": every target probes at once (debounced). Says what happened:
+/// `started`, `already_running`, `debounced` or `no_targets`.
+#[tauri::command]
+pub fn probe_now(state: State<'_, Arc<AppState>>) -> &'static str {
+    state.probe_now()
+}
+
+/// What an SMTP reply means, why it happens and what to do, with this server's values.
+#[tauri::command]
+pub fn explain_reply(
+    state: State<'_, Arc<AppState>>,
+    code: u16,
+    enhanced: Option<String>,
+    text: String,
+) -> headroom_engine::explain::Explanation {
+    headroom_engine::explain::explain_reply(
+        code,
+        enhanced.as_deref(),
+        &text,
+        None,
+        &state.live_limits(),
+    )
+}
+
+/// Who is deferring our mail and why, per destination, over the last `window_mins`.
+#[tauri::command]
+pub fn get_destinations(
+    state: State<'_, Arc<AppState>>,
+    window_mins: Option<f64>,
+) -> Option<headroom_engine::maillog::MaillogReport> {
+    let window = window_mins.unwrap_or(60.0).clamp(1.0, 24.0 * 60.0) * 60.0;
+    state.destinations(window)
 }
 
 #[tauri::command]

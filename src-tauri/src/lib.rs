@@ -17,6 +17,30 @@ use tauri::{Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder, Window
 
 pub use state::AppState;
 
+/// The engine's monitor with every source this configuration asks for: the host, the
+/// mail server when one is found, the probe targets and the mail log.
+fn build_monitor(config: &Config, state: &AppState) -> Monitor {
+    let mut monitor = Monitor::new(config.clone(), Box::new(SysHost::new()));
+    let mta = headroom_engine::mta::detect(&config.mta);
+    let has_mta = mta.is_some();
+    if let Some(m) = mta {
+        monitor = monitor.with_mta(m);
+    }
+    let mut probes = Vec::new();
+    for t in &config.probes {
+        match headroom_engine::probe::ProbeSpec::from_target(t).validate() {
+            Ok(p) => probes.push(p),
+            Err(e) => state.add_config_problem(format!("probe `{}` skipped: {e}", t.name)),
+        }
+    }
+    monitor = monitor.with_probes(probes);
+    // The mail log matters where there is a mail server, or where the user named one.
+    if has_mta || !config.maillogs.is_empty() {
+        monitor = monitor.with_maillog(config.maillogs.clone());
+    }
+    monitor
+}
+
 pub struct Options {
     pub config_path: Option<PathBuf>,
     pub hidden: bool,
@@ -58,6 +82,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::subscribe,
             commands::snooze,
             commands::quit_app,
+            commands::probe_now,
+            commands::explain_reply,
+            commands::get_destinations,
         ])
         .setup(move |app| {
             let state = setup_state;
@@ -82,7 +109,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                 }
             }
             let config = state.config();
-            let mut monitor = Monitor::new(config.clone(), Box::new(SysHost::new()));
+            let mut monitor = build_monitor(&config, &state);
             state.set_monitor(monitor.handle());
             monitor.add_sink(Box::new(bridge::Bridge::new(
                 app.handle().clone(),

@@ -10,6 +10,7 @@ use headroom_engine::assess::{Assessment, Level, Transition};
 use headroom_engine::config::Config;
 use headroom_engine::history::SampleBatch;
 use headroom_engine::monitor::MonitorHandle;
+use headroom_engine::probe::ProbeResult;
 use headroom_engine::snapshot::{HostSample, SourceProblem, Ts};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -17,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How many alert log entries the window can page through.
 const ALERT_LOG_LEN: usize = 500;
+/// How many probe results the probe log keeps.
+const PROBE_LOG_LEN: usize = 200;
 
 /// One alert log entry: a level transition or a snooze.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +59,9 @@ pub struct StateView {
     pub tray_problem: Option<String>,
     pub snoozed_until: Option<Ts>,
     pub interval_secs: f64,
+    /// A probe is in flight (the Probe now button shows progress).
+    pub probing: bool,
+    pub mta: Option<headroom_engine::mta::MtaSample>,
 }
 
 /// Everything the window hears after subscribing, in order, through one channel.
@@ -70,6 +76,10 @@ pub enum UiEvent {
     Alert {
         entry: AlertEntry,
     },
+    /// A probe finished.
+    Probe {
+        result: Box<ProbeResult>,
+    },
 }
 
 pub struct AppState {
@@ -80,6 +90,7 @@ pub struct AppState {
     monitor: Mutex<Option<MonitorHandle>>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
     alerts: Mutex<VecDeque<AlertEntry>>,
+    probes: Mutex<VecDeque<ProbeResult>>,
     pub snooze: Snooze,
     pub cancel: CancellationToken,
 }
@@ -98,6 +109,7 @@ impl AppState {
             monitor: Mutex::new(None),
             subscribers: Mutex::new(Vec::new()),
             alerts: Mutex::new(VecDeque::new()),
+            probes: Mutex::new(VecDeque::new()),
             snooze: Snooze::default(),
             cancel: CancellationToken::new(),
         }
@@ -109,6 +121,70 @@ impl AppState {
 
     pub fn set_monitor(&self, h: MonitorHandle) {
         *lock(&self.monitor) = Some(h);
+    }
+
+    /// A part of the configuration that could not be applied (the rest runs).
+    pub fn add_config_problem(&self, p: String) {
+        let mut e = lock(&self.config_error);
+        *e = Some(match e.take() {
+            Some(prev) => format!("{prev}; {p}"),
+            None => p,
+        });
+    }
+
+    pub fn probe_now(&self) -> &'static str {
+        use headroom_engine::probe::ProbeNow;
+        match lock(&self.monitor).as_ref().map(|m| m.probe_now()) {
+            Some(ProbeNow::Started) => "started",
+            Some(ProbeNow::AlreadyRunning) => "already_running",
+            Some(ProbeNow::Debounced) => "debounced",
+            Some(ProbeNow::NoTargets) | None => "no_targets",
+        }
+    }
+
+    pub fn probing(&self) -> bool {
+        lock(&self.monitor).as_ref().is_some_and(|m| m.probing())
+    }
+
+    /// Newest first.
+    pub fn probe_log(&self) -> Vec<ProbeResult> {
+        lock(&self.probes).iter().rev().cloned().collect()
+    }
+
+    pub fn log_probe(&self, r: &ProbeResult) {
+        {
+            let mut p = lock(&self.probes);
+            p.push_back(r.clone());
+            while p.len() > PROBE_LOG_LEN {
+                p.pop_front();
+            }
+        }
+        self.broadcast(&UiEvent::Probe {
+            result: Box::new(r.clone()),
+        });
+    }
+
+    /// The mail server's configured limits as read this tick, for explanations.
+    pub fn live_limits(&self) -> headroom_engine::explain::Limits {
+        let latest = lock(&self.monitor).as_ref().and_then(|m| m.latest());
+        latest
+            .and_then(|t| t.snapshot.mta)
+            .map(|m| {
+                m.limits
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn destinations(&self, window_s: f64) -> Option<headroom_engine::maillog::MaillogReport> {
+        let agg = lock(&self.monitor)
+            .as_ref()
+            .and_then(|m| m.maillog.clone())?;
+        let limits = self.live_limits();
+        let report = lock(&agg).report(now(), window_s, &limits);
+        Some(report)
     }
 
     pub fn set_tray_problem(&self, p: String) {
@@ -132,9 +208,14 @@ impl AppState {
 
     pub fn view(&self) -> StateView {
         let latest = lock(&self.monitor).as_ref().and_then(|m| m.latest());
-        let (assessment, host, problems) = match latest {
-            Some(t) => (Some(t.assessment), t.snapshot.host, t.snapshot.problems),
-            None => (None, None, Vec::new()),
+        let (assessment, host, problems, mta) = match latest {
+            Some(t) => (
+                Some(t.assessment),
+                t.snapshot.host,
+                t.snapshot.problems,
+                t.snapshot.mta,
+            ),
+            None => (None, None, Vec::new(), None),
         };
         StateView {
             ts: assessment.as_ref().map(|a| a.ts),
@@ -154,6 +235,8 @@ impl AppState {
             tray_problem: lock(&self.tray_problem).clone(),
             snoozed_until: self.snooze.until(),
             interval_secs: lock(&self.config).monitor.interval_secs,
+            probing: self.probing(),
+            mta,
         }
     }
 

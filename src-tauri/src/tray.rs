@@ -63,6 +63,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
     let err = |e: tauri::Error| e.to_string();
     let status = MenuItem::with_id(app, "status", "Headroom: starting…", false, None::<&str>)
         .map_err(err)?;
+    let probe = MenuItem::with_id(app, "probe", "Probe now", true, None::<&str>).map_err(err)?;
     let open = MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>).map_err(err)?;
     let snooze = MenuItem::with_id(
         app,
@@ -75,8 +76,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>).map_err(err)?;
     let sep1 = PredefinedMenuItem::separator(app).map_err(err)?;
     let sep2 = PredefinedMenuItem::separator(app).map_err(err)?;
-    let menu =
-        Menu::with_items(app, &[&status, &sep1, &open, &snooze, &sep2, &quit]).map_err(err)?;
+    let menu = Menu::with_items(app, &[&status, &sep1, &probe, &open, &snooze, &sep2, &quit])
+        .map_err(err)?;
     let menu_state = state.clone();
     let snooze_item = snooze.clone();
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -87,6 +88,10 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
             .show_menu_on_left_click(false)
             .on_menu_event(move |app, event| match event.id().as_ref() {
                 "open" => show_dashboard(app),
+                "probe" => {
+                    let what = menu_state.probe_now();
+                    tracing::info!("Probe now from the tray: {what}");
+                }
                 "snooze" => {
                     let snoozed = menu_state
                         .snooze

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use headroom_tests::bins::{artifacts_dir, bin};
+use headroom_tests::bins::{artifacts_dir, bin, wait_for};
 use headroom_tests::desktop::Desktop;
+use headroom_tests::postfix::{self, Instance, Options};
 use headroom_tests::webdriver::Driver;
 
 const LEVELS: [&str; 5] = ["ok", "watch", "warning", "critical", "unknown"];
@@ -99,5 +100,56 @@ fn an_invalid_config_is_shown_in_the_window_and_defaults_keep_running() {
     })
     .expect("live data despite the bad file");
     d.screenshot(&artifacts_dir().join("config-error.png"))
+        .expect("screenshot");
+}
+
+#[test]
+fn probe_now_adds_a_probe_row_with_the_reply_code() {
+    if let Some(why) = postfix::unavailable() {
+        panic!("this test needs a private Postfix: {why}");
+    }
+    let pf = Instance::start(&Options::default()).expect("private Postfix");
+    let desktop = Desktop::start();
+    // The hourly interval keeps the scheduler out of the way after its first probe.
+    let cfg = write_config(
+        &desktop,
+        &format!(
+            "[monitor]\ninterval_secs = 1\n\n[mta]\nkind = \"postfix\"\nconfig_dir = \"{}\"\n\n\
+             [[probe]]\nname = \"private\"\nhost = \"127.0.0.1\"\nport = {}\ninterval_secs = 3600\n",
+            pf.etc_str(),
+            pf.port
+        ),
+    );
+    let d = Driver::start(&desktop, &bin("headroom"), &["--config", &cfg]);
+    let rows = |d: &Driver| d.find_all("[data-testid=probe-row]");
+    // The first scheduled probe lands within a few seconds of start.
+    let first = wait_for(Duration::from_secs(60), || {
+        let r = rows(&d);
+        (!r.is_empty()).then_some(r.len())
+    })
+    .expect("the first scheduled probe is in the log");
+    // Past the 2 s debounce, Probe now starts a fresh probe.
+    std::thread::sleep(Duration::from_secs(3));
+    let button = d.find("[data-testid=probe-now]").expect("probe-now button");
+    d.click(&button).expect("click probe-now");
+    let n = wait_for(Duration::from_secs(30), || {
+        let n = rows(&d).len();
+        (n > first).then_some(n)
+    })
+    .expect("a new probe-row after Probe now");
+    assert_eq!(n, first + 1, "one click, one probe");
+    let newest = rows(&d)[0].clone();
+    let text = d.text(&newest).unwrap_or_default();
+    assert!(
+        text.contains("221"),
+        "the newest row shows the last reply code (221 to QUIT): {text}"
+    );
+    assert!(text.contains("ok"), "{text}");
+    // The mail server panel reads the private instance.
+    d.wait_text("[data-testid=mta-summary]", Duration::from_secs(30), |t| {
+        t.contains("running") && !t.contains("not running")
+    })
+    .expect("the private Postfix shows as running");
+    d.screenshot(&artifacts_dir().join("probe-log.png"))
         .expect("screenshot");
 }

@@ -20,9 +20,12 @@ const initial: Initial = {
     tray_problem: null,
     snoozed_until: null,
     interval_secs: 1,
+    probing: false,
+    mta: null,
   },
   history: { ts: [1799999999, 1800000000], series: { cpu_percent: [80, 85] } },
   alerts: [],
+  probes: [],
 };
 
 vi.mock('./api', () => ({
@@ -31,6 +34,9 @@ vi.mock('./api', () => ({
     push = f;
   }),
   snooze: vi.fn(async () => null),
+  probeNow: vi.fn(async () => 'started'),
+  explainReply: vi.fn(async () => ({ code: 421, enhanced: '4.7.0', class: 'connection_limit', meaning: 'too many connections', causes: [], fixes: ['raise it'] })),
+  getDestinations: vi.fn(async () => null),
   quitApp: vi.fn(),
 }));
 
@@ -72,6 +78,25 @@ describe('App', () => {
     expect(target.querySelector('[data-testid=risk-status]')?.textContent).toBe('ok');
     expect(target.querySelector('[data-testid=cpu-value]')?.textContent).toBe('12.5%');
     expect(target.querySelectorAll('[data-testid=alert-row]').length).toBe(1);
+    (target.querySelector('[data-testid=probe-now]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(target.querySelector('[data-testid=probe-now]')?.textContent?.trim()).toBe('Probing…'));
+    push!({
+      kind: 'probe',
+      result: {
+        target: '127.0.0.1:25', outcome: 'tempfail', phase: 'banner',
+        reply: { code: 421, enhanced: '4.7.0', text: 'too many connections' },
+        class: 'connection_limit', timings_ms: { connect: 0.2, banner: 1.0 }, total_ms: 1.2,
+        name: 'local', ts: 1800000002, detail: null,
+      },
+    });
+    flushSync();
+    const rows = target.querySelectorAll('[data-testid=probe-row]');
+    expect(rows.length).toBe(1);
+    expect(rows[0].textContent).toContain('421 4.7.0');
+    expect(rows[0].textContent).toContain('connection_limit');
+    expect(target.querySelector('[data-testid=probe-now]')?.textContent?.trim()).toBe('Probe now');
+    (rows[0] as HTMLElement).click();
+    await vi.waitFor(() => expect(target.querySelector('[data-testid=probe-explanation]')?.textContent).toContain('raise it'));
     unmount(app);
   });
 });

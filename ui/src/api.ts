@@ -1,7 +1,7 @@
 // The only file that talks to Tauri. Components import from here, so tests can mock
 // one module and the rest of the UI never sees IPC.
 import { Channel, invoke } from '@tauri-apps/api/core';
-import type { Initial, UiEvent } from './types';
+import type { Explanation, Initial, MaillogReport, UiEvent } from './types';
 
 export function getState(): Promise<Initial> {
   return invoke<Initial>('get_state');
@@ -21,4 +21,21 @@ export function snooze(minutes: number | null): Promise<number | null> {
 
 export function quitApp(): Promise<void> {
   return invoke('quit_app');
+}
+
+export type ProbeNowAnswer = 'started' | 'already_running' | 'debounced' | 'no_targets';
+
+/** Probe every target now (debounced on the Rust side). */
+export function probeNow(): Promise<ProbeNowAnswer> {
+  return invoke<ProbeNowAnswer>('probe_now');
+}
+
+/** Meaning, causes and fixes of a reply, with this server's live values. */
+export function explainReply(code: number, enhanced: string | null, text: string): Promise<Explanation> {
+  return invoke<Explanation>('explain_reply', { code, enhanced, text });
+}
+
+/** Who is deferring our mail and why (null when no mail log is followed). */
+export function getDestinations(windowMins: number): Promise<MaillogReport | null> {
+  return invoke<MaillogReport | null>('get_destinations', { windowMins });
 }

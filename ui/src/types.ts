@@ -60,6 +60,8 @@ export interface StateView {
   tray_problem: string | null;
   snoozed_until: number | null;
   interval_secs: number;
+  probing: boolean;
+  mta: MtaSample | null;
 }
 
 /** Column-wise samples: series[name][i] belongs to ts[i]; null is a gap. */
@@ -81,8 +83,105 @@ export interface Initial {
   state: StateView;
   history: SampleBatch;
   alerts: AlertEntry[];
+  probes: ProbeResult[];
 }
 
 export type UiEvent =
   | { kind: 'tick'; state: StateView; samples: SampleBatch }
-  | { kind: 'alert'; entry: AlertEntry };
+  | { kind: 'alert'; entry: AlertEntry }
+  | { kind: 'probe'; result: ProbeResult };
+
+export interface Reply {
+  code: number;
+  enhanced: string | null;
+  text: string;
+}
+
+export type ProbeOutcome =
+  | 'ok' | 'tempfail' | 'permfail' | 'timeout' | 'refused' | 'unreachable'
+  | 'protocol_error' | 'tls_error' | 'dns_error';
+
+/** One probe (the `probe --json` contract plus name, ts and detail). */
+export interface ProbeResult {
+  target: string;
+  outcome: ProbeOutcome;
+  phase: string;
+  reply: Reply | null;
+  class: string;
+  timings_ms: Record<string, number>;
+  total_ms: number;
+  name: string;
+  ts: number;
+  detail: string | null;
+}
+
+export interface Explanation {
+  code: number | null;
+  enhanced: string | null;
+  class: string;
+  meaning: string;
+  causes: string[];
+  fixes: string[];
+}
+
+export interface Counted {
+  key: string;
+  count: number;
+}
+
+export interface MtaSample {
+  kind: string;
+  version: string | null;
+  running: boolean;
+  limits: Record<string, number | null>;
+  config_source: string;
+  services: {
+    name: string;
+    command: string;
+    port: number | null;
+    process_limit: number | null;
+    processes: number;
+    connections: number;
+  }[];
+  queue: {
+    maildrop: number | null;
+    incoming: number | null;
+    active: number | null;
+    deferred: number | null;
+    hold: number | null;
+    oldest_age_s: number | null;
+    method: string;
+  } | null;
+  details: {
+    messages: number;
+    top_reasons: Counted[];
+    top_domains: Counted[];
+    complete: boolean;
+  } | null;
+  notes: string[];
+}
+
+export interface ClassCount {
+  class: string;
+  count: number;
+}
+
+export interface DestinationReport {
+  name: string;
+  counts: ClassCount[];
+  failures: number;
+  delivered: number;
+  failure_rate_per_min: number;
+  throttled_ratio: number | null;
+  per_minute: number[];
+  latest: { ts: number; class: string; code: number | null; enhanced: string | null; text: string } | null;
+  explanation: Explanation | null;
+}
+
+export interface MaillogReport {
+  window_s: number;
+  domains: DestinationReport[];
+  relays: DestinationReport[];
+  local: ClassCount[];
+  stats: { lines: number; failures: number; deliveries: number };
+}

@@ -286,7 +286,10 @@ impl Monitor {
                 .unwrap_or_default();
             tokio::spawn(run_listing(lister, listing, interval, cancel.clone()));
         }
-        if let Some(m) = &self.maillog {
+        if let Some(m) = &mut self.maillog {
+            if m.sources.is_empty() {
+                m.sources = default_maillogs(self.config.mta.clone()).await;
+            }
             spawn_maillog(m, cancel.clone());
         }
         let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
@@ -497,20 +500,26 @@ async fn run_listing(
     }
 }
 
+/// The mail log to follow when none is configured: Postfix's own `maillog_file` when it
+/// writes one, else /var/log/mail.log when readable, else journald.
+async fn default_maillogs(mta: crate::config::MtaConfig) -> Vec<crate::config::MaillogSource> {
+    let own = tokio::task::spawn_blocking(move || crate::mta::postfix_maillog_file(&mta))
+        .await
+        .ok()
+        .flatten();
+    let syslog = std::path::PathBuf::from("/var/log/mail.log");
+    let path = own.or_else(|| std::fs::File::open(&syslog).is_ok().then_some(syslog));
+    vec![crate::config::MaillogSource {
+        path,
+        backfill_mins: 0.0,
+    }]
+}
+
 /// Starts one follower per mail log. A follower that fails (unreadable file, no
 /// journalctl) reports why through `problems` and retries every 30 s, so a log that
 /// appears later (logrotate, a permission fix) is picked up without a restart.
 fn spawn_maillog(m: &MaillogReader, cancel: CancellationToken) {
-    let mut sources = m.sources.clone();
-    if sources.is_empty() {
-        let default = std::path::PathBuf::from("/var/log/mail.log");
-        let readable = std::fs::File::open(&default).is_ok();
-        sources.push(crate::config::MaillogSource {
-            path: readable.then_some(default),
-            backfill_mins: 0.0,
-        });
-    }
-    for src in sources {
+    for src in m.sources.clone() {
         let agg = m.agg.clone();
         let problems = m.problems.clone();
         let cancel = cancel.clone();

@@ -55,6 +55,28 @@ pub fn detect(config: &MtaConfig) -> Option<Box<dyn MtaSource>> {
     })
 }
 
+/// Postfix's own log file (`maillog_file`, Postfix 3.4+ without syslog) when the
+/// configured Postfix writes one; the mail-log follower prefers it to syslog's file.
+pub fn postfix_maillog_file(config: &MtaConfig) -> Option<std::path::PathBuf> {
+    let kind = match config.kind {
+        MtaKind::Auto => detect_kind()?,
+        k => k,
+    };
+    if kind != MtaKind::Postfix {
+        return None;
+    }
+    let postconf = command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"])?;
+    let dir = config.config_dir.as_ref().map(|d| d.display().to_string());
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(d) = &dir {
+        args.extend(["-c", d.as_str()]);
+    }
+    args.extend(["-h", "maillog_file"]);
+    let out = command::run(&postconf, &args, std::time::Duration::from_secs(5)).ok()?;
+    let value = out.stdout.trim();
+    (out.success() && !value.is_empty()).then(|| std::path::PathBuf::from(value))
+}
+
 /// Which MTA is here: a running daemon first, then installed programs.
 pub fn detect_kind() -> Option<MtaKind> {
     let procs = procfs::processes_named(&["master", "exim4", "exim", "smtpd", "sendmail"]);
