@@ -239,7 +239,7 @@ impl Store {
                     recovered_from: Some(aside),
                 })
             }
-            Err(e) => Err(e),
+            Err(e) => Err(with_os_reason(path, e)),
         }
     }
 
@@ -501,6 +501,38 @@ fn insert_probe(tx: &Transaction<'_>, r: &ProbeResult) -> Result<(), HistoryErro
     })
     .ctx(|| "cannot write a probe result to the history".into())?;
     Ok(())
+}
+
+/// SQLite says only "unable to open database file" or "attempt to write a readonly
+/// database": ask the OS why (read-only filesystem, permission denied, no space).
+fn with_os_reason(path: &Path, e: HistoryError) -> HistoryError {
+    match e {
+        HistoryError::Sqlite { context, source }
+            if matches!(
+                source.sqlite_error_code(),
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied)
+            ) =>
+        {
+            let probe = if path.exists() {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .map(|_| ())
+            } else {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .and_then(|_| std::fs::remove_file(path))
+            };
+            let context = match probe {
+                Err(os) => format!("{context} ({os})"),
+                Ok(()) => context,
+            };
+            HistoryError::Sqlite { context, source }
+        }
+        e => e,
+    }
 }
 
 /// Renames a damaged file (and its WAL, which must not be replayed into the fresh
