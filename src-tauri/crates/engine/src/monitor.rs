@@ -34,6 +34,8 @@ pub trait Sink: Send {
     /// A probe finished (scheduled or "Probe now"); called as soon as it does, so the
     /// probe log does not wait for the next tick. Its items change at the next tick.
     fn on_probe(&mut self, _result: &ProbeResult) {}
+    /// New settings were applied (thresholds, intervals, notifications, probes).
+    fn on_config(&mut self, _config: &Config) {}
 }
 
 /// Wall-clock time for snapshots. Tests use [`TokioClock`] so paused time is coherent.
@@ -81,6 +83,7 @@ pub struct MonitorHandle {
     scheduler: Arc<Mutex<Option<SchedulerHandle>>>,
     /// Deferrals read from the mail log, per destination (for the destinations panel).
     pub maillog: Option<SharedAggregator>,
+    reconfigure: Option<tokio::sync::mpsc::UnboundedSender<Config>>,
 }
 
 impl MonitorHandle {
@@ -101,6 +104,15 @@ impl MonitorHandle {
             Some(s) => s.probe_now(),
             None => ProbeNow::NoTargets,
         }
+    }
+
+    /// Applies new settings without a restart: thresholds at the next tick, the
+    /// interval, probe targets and notification settings at once. Level history and
+    /// charts carry on. Returns false when the monitor has stopped.
+    pub fn reconfigure(&self, config: Config) -> bool {
+        self.reconfigure
+            .as_ref()
+            .is_some_and(|tx| tx.send(config).is_ok())
     }
 
     /// Whether a probe is in flight (for a progress indicator).
@@ -133,6 +145,10 @@ impl NotifySink {
 }
 
 impl Sink for NotifySink {
+    fn on_config(&mut self, config: &Config) {
+        self.policy.set_settings(config.notifications.clone());
+    }
+
     fn on_tick(&mut self, tick: &Tick) {
         for n in self.policy.decide(&tick.transitions) {
             if let Err(e) = self.notifier.notify(&n) {
@@ -162,6 +178,7 @@ pub struct Monitor {
     probes: Vec<Probe>,
     probe_book: ProbeBook,
     maillog: Option<MaillogReader>,
+    reconfigure: tokio::sync::mpsc::UnboundedReceiver<Config>,
 }
 
 /// The mail-log followers (started by `run`) and the aggregate they feed.
@@ -198,11 +215,13 @@ impl Monitor {
                 as usize
                 + 1,
         );
+        let (reconfigure_tx, reconfigure) = tokio::sync::mpsc::unbounded_channel();
         let handle = MonitorHandle {
             recent: Arc::new(Mutex::new(Some(recent))),
             latest: Arc::default(),
             scheduler: Arc::default(),
             maillog: None,
+            reconfigure: Some(reconfigure_tx),
         };
         Monitor {
             config,
@@ -216,6 +235,7 @@ impl Monitor {
             probes: Vec::new(),
             probe_book: ProbeBook::new(),
             maillog: None,
+            reconfigure,
         }
     }
 
@@ -293,16 +313,8 @@ impl Monitor {
             spawn_maillog(m, cancel.clone());
         }
         let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
-        if !self.probes.is_empty() {
-            let scheduler = Scheduler::spawn(
-                std::mem::take(&mut self.probes),
-                cancel.child_token(),
-                move |r| {
-                    let _ = probe_tx.send(r);
-                },
-            );
-            *lock(&self.handle.scheduler) = Some(scheduler);
-        }
+        let probes = std::mem::take(&mut self.probes);
+        self.start_probes(probes, &probe_tx, &cancel).await;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -310,12 +322,51 @@ impl Monitor {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => self.tick().await,
                 Some(r) = probe_rx.recv() => self.on_probe(r),
+                Some(c) = self.reconfigure.recv() => {
+                    let new_interval = Duration::from_secs_f64(c.monitor.interval_secs);
+                    if new_interval != ticker.period() {
+                        ticker = tokio::time::interval_at(tokio::time::Instant::now() + new_interval, new_interval);
+                        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    }
+                    if c.probes != self.config.probes {
+                        let probes = valid_probes(&c);
+                        self.start_probes(probes, &probe_tx, &cancel).await;
+                    }
+                    for sink in &mut self.sinks {
+                        sink.on_config(&c);
+                    }
+                    self.config = c;
+                }
             }
         }
         let scheduler = lock(&self.handle.scheduler).take();
         if let Some(s) = scheduler {
             s.shutdown().await;
         }
+    }
+
+    /// Replaces the running probe scheduler (if any) with one for `probes`.
+    async fn start_probes(
+        &mut self,
+        probes: Vec<Probe>,
+        tx: &tokio::sync::mpsc::UnboundedSender<ProbeResult>,
+        cancel: &CancellationToken,
+    ) {
+        let old = lock(&self.handle.scheduler).take();
+        if let Some(s) = old {
+            s.shutdown().await;
+        }
+        let names: Vec<String> = probes.iter().map(|p| p.spec().name.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.probe_book.retain(&names);
+        if probes.is_empty() {
+            return;
+        }
+        let tx = tx.clone();
+        let scheduler = Scheduler::spawn(probes, cancel.child_token(), move |r| {
+            let _ = tx.send(r);
+        });
+        *lock(&self.handle.scheduler) = Some(scheduler);
     }
 
     /// Records a probe result for the next tick's items and hands it to the sinks now.
@@ -498,6 +549,23 @@ async fn run_listing(
             _ = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+/// The configured targets that pass validation; the others are logged and skipped
+/// (the window validates settings before they get here).
+fn valid_probes(c: &Config) -> Vec<Probe> {
+    c.probes
+        .iter()
+        .filter_map(
+            |t| match crate::probe::ProbeSpec::from_target(t).validate() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!("probe `{}` skipped: {e}", t.name);
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// The mail log to follow when none is configured: Postfix's own `maillog_file` when it

@@ -188,3 +188,43 @@ fn the_monitor_future_is_send() {
     let fut = m.run(CancellationToken::new());
     is_send(&fut);
 }
+
+#[tokio::test(start_paused = true)]
+async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
+    let (mut m, reads, _) = monitor(config(5.0), vec![Some(50.0)]);
+    let handle = m.handle();
+    let ticks = Collect::default();
+    m.add_sink(Box::new(ticks.clone()));
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(m.run(cancel.clone()));
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let before = reads.load(Ordering::SeqCst);
+    assert_eq!(before, 3, "0.5 s priming, then ticks at 0, 5 and 10 s");
+    assert_eq!(ticks.0.lock().expect("lock").last().map(|t| t.assessment.status), Some(Level::Ok));
+
+    let mut c = config(1.0);
+    c.thresholds.items.insert(
+        "cpu".into(),
+        ItemThresholds {
+            warn_ratio: Some(0.4),
+            crit_ratio: Some(0.9),
+        },
+    );
+    assert!(handle.reconfigure(c));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    cancel.cancel();
+    task.await.expect("clean stop");
+    let after = reads.load(Ordering::SeqCst) - before;
+    assert!((9..=11).contains(&after), "ticks every second now: {after} in 10 s");
+    let t = ticks.0.lock().expect("lock");
+    let last = t.last().expect("ticks");
+    assert_eq!(last.assessment.status, Level::Warning, "CPU 50% is above the new 40%");
+    // The level history carried on: the change is a transition from ok, not a restart.
+    let cpu_changes: Vec<_> = t
+        .iter()
+        .flat_map(|t| t.transitions.iter())
+        .filter(|tr| tr.item == "cpu")
+        .map(|tr| (tr.previous, tr.level))
+        .collect();
+    assert_eq!(cpu_changes, [(None, Level::Ok), (Some(Level::Ok), Level::Warning)]);
+}
