@@ -44,9 +44,23 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
     };
     let mta = headroom_engine::mta::detect(&config.mta);
     let history_config = config.history.clone();
-    let mut monitor = Monitor::new(config, Box::new(SysHost::new()));
+    // The same sources as the desktop app: the host, the mail server, the probe
+    // targets and the mail log. A probe target that does not validate is said once.
+    let mut probes = Vec::new();
+    for t in &config.probes {
+        match headroom_engine::probe::ProbeSpec::from_target(t).validate() {
+            Ok(p) => probes.push(p),
+            Err(e) => eprintln!("headroom-cli: warning: probe `{}` skipped: {e}", t.name),
+        }
+    }
+    let with_maillog = mta.is_some() || !config.maillogs.is_empty();
+    let maillogs = config.maillogs.clone();
+    let mut monitor = Monitor::new(config, Box::new(SysHost::new())).with_probes(probes);
     if let Some(mta) = mta {
         monitor = monitor.with_mta(mta);
+    }
+    if with_maillog {
+        monitor = monitor.with_maillog(maillogs);
     }
     monitor.add_sink(Box::new(PrintTransitions { json }));
     // History is recorded here too; one that cannot be opened is said once and the

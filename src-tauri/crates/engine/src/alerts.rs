@@ -271,6 +271,69 @@ mod tests {
     }
 
     #[test]
+    fn an_hour_of_every_item_flapping_every_second_stays_a_trickle() {
+        let (mut p, _) = policy();
+        let levels = [
+            Level::Ok,
+            Level::Watch,
+            Level::Warning,
+            Level::Unknown,
+            Level::Critical,
+        ];
+        let mut sent: Vec<(f64, Notification)> = Vec::new();
+        for s in 0..3600usize {
+            let ts = s as f64;
+            let batch: Vec<Transition> = crate::assess::ITEM_IDS
+                .iter()
+                .enumerate()
+                .map(|(k, id)| {
+                    let prev = levels[(s + k) % levels.len()];
+                    let next = levels[(s + k + 1) % levels.len()];
+                    tr(ts, id, next, Some(prev))
+                })
+                .collect();
+            sent.extend(p.decide(&batch).into_iter().map(|n| (ts, n)));
+        }
+        // Never more than the cap in any 5 minutes, nor more than a few in one tick.
+        for (i, (t0, _)) in sent.iter().enumerate() {
+            let in_window = sent[i..].iter().take_while(|(t, _)| t - t0 < 300.0).count();
+            assert!(in_window <= MAX_PER_5_MIN, "{in_window} from {t0} s");
+        }
+        let mut per_tick = std::collections::HashMap::new();
+        for (t, _) in &sent {
+            *per_tick.entry(*t as u64).or_insert(0) += 1;
+        }
+        assert!(
+            per_tick.values().all(|n| *n <= MAX_SEPARATE_PER_TICK),
+            "folded per tick"
+        );
+        assert!(
+            sent.len() <= 12 * MAX_PER_5_MIN,
+            "{} in an hour",
+            sent.len()
+        );
+        // Every notification still names the items it speaks for.
+        assert!(sent.iter().all(|(_, n)| !n.items.is_empty()));
+    }
+
+    #[test]
+    fn a_source_flapping_between_unknown_and_warning_notifies_once_per_repeat_period() {
+        let (mut p, _) = policy();
+        let mut sent = 0;
+        for s in 0..1200 {
+            let ts = s as f64;
+            let t = if s % 2 == 0 {
+                tr(ts, "queue_disk", Level::Warning, Some(Level::Unknown))
+            } else {
+                tr(ts, "queue_disk", Level::Unknown, Some(Level::Warning))
+            };
+            sent += p.decide(&[t]).len();
+        }
+        // 20 minutes with min_repeat_mins = 10: at 0 and at 600 s.
+        assert_eq!(sent, 2);
+    }
+
+    #[test]
     fn disabled_sends_nothing() {
         let mut p = AlertPolicy::new(
             Notifications {

@@ -181,6 +181,24 @@ impl Assessor {
         if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {
             inputs.push(r.item_input());
         }
+        // An item seen before whose source failed this tick is unknown, with the
+        // source's reason; it does not silently drop out of the overall level.
+        let failed: Vec<(&'static str, String)> = self
+            .trackers
+            .keys()
+            .filter(|id| !inputs.iter().any(|i| i.id == **id))
+            .filter_map(|id| {
+                let source = source_of(id)?;
+                let p = snap.problems.iter().find(|p| p.source == source)?;
+                Some((*id, format!("{source} source failed: {}", p.message)))
+            })
+            .collect();
+        inputs.extend(failed.into_iter().map(|(id, detail)| ItemInput {
+            id,
+            used: None,
+            limit: None,
+            detail,
+        }));
         let mut items = Vec::with_capacity(inputs.len());
         let mut transitions = Vec::new();
         for input in inputs {
@@ -293,6 +311,16 @@ impl Assessor {
         let limit = input.limit?;
         series.make_contiguous();
         forecast::time_to_limit(series.as_slices().0, limit)
+    }
+}
+
+/// Which source an item's reading comes from (as named in `Snapshot::problems`).
+fn source_of(id: &str) -> Option<&'static str> {
+    match id {
+        "cpu" | "memory" | "swap" | "load" | "disk_io" => Some("host"),
+        "smtpd_processes" | "accept_backlog" | "client_connections" | "queue_disk"
+        | "queue_inodes" | "active_queue" | "deferred_queue" | "oldest_message" => Some("mta"),
+        _ => None,
     }
 }
 

@@ -308,15 +308,17 @@ fn queues(m: &MtaSample) -> Vec<ItemInput> {
     }
     if let Some(deferred) = q.deferred {
         // No MTA caps the deferred queue itself; what caps it is the inodes the queue
-        // filesystem has left for more queue files.
+        // filesystem has left for more queue files, and one message takes more than one.
+        let per_message = files_per_deferred_message(&m.kind);
         let room = m
             .queue_fs
             .as_ref()
             .filter(|fs| fs.total_inodes > 0)
-            .map(|fs| deferred + fs.free_inodes);
+            .map(|fs| deferred + fs.free_inodes / per_message);
         let mut detail = match room {
-            Some(_) => "no limit of its own: compared with the queue files the free inodes allow"
-                .to_string(),
+            Some(_) => format!(
+                "no limit of its own: compared with the messages the free inodes allow ({per_message} files per deferred message)"
+            ),
             None => "no limit of its own, and the queue filesystem reports no inodes".into(),
         };
         if let Some(d) = &m.details {
@@ -355,6 +357,16 @@ fn queues(m: &MtaSample) -> Vec<ItemInput> {
         });
     }
     out
+}
+
+/// Files (inodes) one deferred message holds: Postfix keeps the queue file and a defer
+/// log with the reasons; Exim the -H and -D spool files and a message log.
+fn files_per_deferred_message(kind: &str) -> u64 {
+    match kind {
+        "postfix" => 2,
+        "exim" => 3,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -431,7 +443,8 @@ mod tests {
         let disk = find(&v, "queue_disk");
         assert_eq!(disk.used, Some(500_000_000.0));
         assert_eq!(disk.limit, Some(1_000_000_000.0 - 15_360_000.0));
-        assert_eq!(find(&v, "deferred_queue").limit, Some(907.0));
+        // 900 free inodes at two files per deferred message: room for 450 more.
+        assert_eq!(find(&v, "deferred_queue").limit, Some(457.0));
         // No listing yet: no age, so no oldest_message item rather than a made-up one.
         assert!(v.iter().all(|i| i.id != "oldest_message"));
     }

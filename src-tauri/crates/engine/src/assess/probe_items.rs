@@ -4,6 +4,7 @@
 //! none finished yet) means no probe items.
 
 use super::ItemInput;
+use crate::classify::Class;
 use crate::config::Thresholds;
 use crate::probe::{Outcome, ProbeStatus, FAILURE_LIMIT};
 use crate::snapshot::Snapshot;
@@ -58,9 +59,25 @@ fn latency(probes: &[ProbeStatus], budget_ms: f64) -> ItemInput {
     }
 }
 
+/// Failures in a row, except that a server which answers with a capacity refusal (the
+/// 421 family: busy, short of storage, too many connections) is counted at the limit at
+/// once: that is the failure Headroom exists to foresee, happening now, not a blip.
 fn failures(probes: &[ProbeStatus]) -> ItemInput {
-    let worst = probes.iter().max_by_key(|p| p.consecutive_failures);
+    let counted = |p: &ProbeStatus| {
+        if refuses_for_capacity(p) {
+            FAILURE_LIMIT.max(p.consecutive_failures)
+        } else {
+            p.consecutive_failures
+        }
+    };
+    let worst = probes.iter().max_by_key(|p| counted(p));
     let detail = match worst {
+        Some(p) if refuses_for_capacity(p) => format!(
+            "{} ({}) refuses mail for lack of capacity now: {}",
+            p.name,
+            p.latest.target,
+            p.latest.summary()
+        ),
         Some(p) if p.consecutive_failures > 0 => {
             format!("{} ({}): {}", p.name, p.latest.target, p.latest.summary())
         }
@@ -68,16 +85,26 @@ fn failures(probes: &[ProbeStatus]) -> ItemInput {
     };
     ItemInput {
         id: "probe_failures",
-        used: Some(worst.map_or(0, |p| p.consecutive_failures) as f64),
+        used: Some(worst.map_or(0, counted) as f64),
         limit: Some(f64::from(FAILURE_LIMIT)),
         detail,
     }
 }
 
+/// The latest probe got a temporary refusal that says the server is out of capacity.
+fn refuses_for_capacity(p: &ProbeStatus) -> bool {
+    p.consecutive_failures > 0
+        && p.latest.outcome == Outcome::Tempfail
+        && (matches!(
+            p.latest.class,
+            Class::ResourceShortage | Class::ConnectionLimit
+        ) || p.latest.reply.as_ref().is_some_and(|r| r.code == 421))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Class;
+    use crate::classify::Reply;
     use crate::probe::{Phase, ProbeResult, Timings};
 
     fn status(name: &str, outcome: Outcome, total_ms: f64, fails: u32) -> ProbeStatus {
@@ -153,6 +180,31 @@ mod tests {
             "{}",
             it[0].detail
         );
+    }
+
+    #[test]
+    fn a_421_for_lack_of_capacity_is_at_the_limit_at_once() {
+        let mut busy = status("mx", Outcome::Tempfail, 3.0, 1);
+        busy.latest.class = Class::ResourceShortage;
+        busy.latest.reply = Some(Reply {
+            code: 421,
+            enhanced: Some("4.3.2".into()),
+            text: "System not accepting network messages".into(),
+        });
+        let s = snap(vec![status("a", Outcome::Ok, 3.0, 0), busy]);
+        let it = items(&s, &Thresholds::default());
+        assert_eq!((it[1].used, it[1].limit), (Some(3.0), Some(3.0)));
+        assert!(it[1].detail.contains("refuses mail for lack of capacity"));
+        // Greylisting is a 4xx too, but not a capacity failure: counted as one.
+        let mut grey = status("g", Outcome::Tempfail, 3.0, 1);
+        grey.latest.class = Class::Greylisting;
+        grey.latest.reply = Some(Reply {
+            code: 450,
+            enhanced: Some("4.2.0".into()),
+            text: "Greylisted".into(),
+        });
+        let it = items(&snap(vec![grey]), &Thresholds::default());
+        assert_eq!(it[1].used, Some(1.0));
     }
 
     #[test]

@@ -161,3 +161,216 @@ fn a_short_cpu_burst_does_not_raise_the_level_but_a_sustained_one_does() {
     assert_eq!(cpu.level, Level::Critical);
     assert!(cpu.detail.contains("now 100%"), "{}", cpu.detail);
 }
+
+/// A running Postfix with `processes` of 20 smtpd processes busy.
+fn postfix_snap(ts: f64, processes: u64) -> Snapshot {
+    use crate::mta::{MtaSample, QueueCounts, QueueFs, ServiceSample};
+    let mut m = MtaSample {
+        kind: "postfix".into(),
+        running: true,
+        ..Default::default()
+    };
+    m.limits
+        .insert("queue_space_threshold".into(), Some(15_360_000));
+    m.limits
+        .insert("qmgr_message_active_limit".into(), Some(20000));
+    m.services.push(ServiceSample {
+        name: "smtp".into(),
+        command: "smtpd".into(),
+        process_limit: Some(20),
+        limit_source: "maxproc in master.cf".into(),
+        processes,
+        listening: true,
+        ..Default::default()
+    });
+    m.queue = Some(QueueCounts {
+        active: Some(0),
+        deferred: Some(0),
+        method: "directory".into(),
+        ..Default::default()
+    });
+    m.queue_fs = Some(QueueFs {
+        path: "/var/spool/postfix".into(),
+        total_bytes: 1_000_000_000,
+        free_bytes: 600_000_000,
+        total_inodes: 10_000,
+        free_inodes: 9_000,
+    });
+    Snapshot {
+        ts,
+        mta: Some(m),
+        ..snap(ts, 5.0, 100)
+    }
+}
+
+#[test]
+fn a_mail_server_that_cannot_be_read_turns_every_mail_item_unknown_with_the_reason() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let (asmt, _) = a.assess(&postfix_snap(0.0, 3), &t);
+    let mail: Vec<String> = asmt
+        .items
+        .iter()
+        .filter(|i| source_of(&i.id) == Some("mta"))
+        .map(|i| i.id.clone())
+        .collect();
+    assert!(mail.len() >= 5, "{mail:?}");
+    let failed = Snapshot {
+        mta: None,
+        problems: vec![SourceProblem {
+            source: "mta".into(),
+            message: "mail server sampling took longer than 4.0 s".into(),
+        }],
+        ..postfix_snap(5.0, 3)
+    };
+    let (asmt, tr) = a.assess(&failed, &t);
+    for id in &mail {
+        let i = item(&asmt, id);
+        assert_eq!(i.level, Level::Unknown, "{id}");
+        assert!(i.detail.contains("longer than 4.0 s"), "{id}: {}", i.detail);
+        let t = tr.iter().find(|t| &t.item == id).expect("a transition");
+        assert!(!t.is_upward() && !t.is_recovery(), "unknown is neither");
+    }
+    // Unknown, not ok and not critical; host items keep their own level.
+    assert_eq!(asmt.status, Level::Unknown);
+    assert_eq!(item(&asmt, "memory").level, Level::Ok);
+    // Readable again: back to real levels at once.
+    let (asmt, _) = a.assess(&postfix_snap(10.0, 3), &t);
+    assert!(mail.iter().all(|id| item(&asmt, id).level == Level::Ok));
+}
+
+#[test]
+fn a_clock_jump_forward_does_not_turn_the_gap_into_a_trend() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    for i in 0..30 {
+        a.assess(&postfix_snap(1000.0 + i as f64, 4), &t);
+    }
+    // Suspended for two hours; the server is busier when the machine wakes up.
+    for i in 0..30 {
+        let (asmt, tr) = a.assess(&postfix_snap(8200.0 + i as f64, 12), &t);
+        let p = item(&asmt, "smtpd_processes");
+        assert_eq!(p.forecast_s, None, "at +{i} s");
+        assert_eq!(p.level, Level::Ok);
+        assert!(tr.iter().all(|t| !t.is_upward()), "{tr:?}");
+    }
+}
+
+#[test]
+fn a_connection_ramp_is_watched_early_and_warned_at_the_ratio() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let (mut watch, mut warn) = (None, None);
+    // One more session every 3 s against maxproc 20, sampled every second: the 21st
+    // session (t = 60 s) would get no banner.
+    for s in 0..60 {
+        let (asmt, _) = a.assess(&postfix_snap(s as f64, s / 3), &t);
+        match item(&asmt, "smtpd_processes").level {
+            Level::Watch if watch.is_none() => watch = Some(s),
+            Level::Warning | Level::Critical if warn.is_none() => warn = Some(s),
+            _ => {}
+        }
+    }
+    let (watch, warn) = (watch.expect("watch"), warn.expect("warning"));
+    assert!(
+        watch <= 25,
+        "watch at {watch} s, as soon as the trend is known"
+    );
+    assert_eq!(warn, 48, "16/20 = the warning ratio");
+    assert!(60 - watch >= 15, "lead {} s of a 60 s ramp", 60 - watch);
+}
+
+#[test]
+fn steady_churn_around_half_the_limit_never_leaves_ok() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    // Ten sessions give or take three, for half an hour.
+    let pattern = [10, 11, 9, 12, 10, 8, 13, 10, 9, 11, 7, 10];
+    for s in 0..1800u64 {
+        let (asmt, tr) = a.assess(&postfix_snap(s as f64, pattern[(s % 12) as usize]), &t);
+        assert!(tr.iter().all(|t| !t.is_upward()), "at {s} s: {tr:?}");
+        assert_eq!(item(&asmt, "smtpd_processes").level, Level::Ok);
+    }
+}
+
+#[test]
+fn a_dip_shorter_than_the_dwell_keeps_the_warning_and_a_long_one_clears_it() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let mut changes = Vec::new();
+    // 17/20 (warning), 13/20 for 40 s (below the leave point, shorter than the 60 s
+    // dwell), 17 again, then 8/20 for two minutes.
+    let series = (0..30)
+        .map(|_| 17)
+        .chain((0..40).map(|_| 13))
+        .chain((0..30).map(|_| 17))
+        .chain((0..120).map(|_| 8));
+    for (s, n) in series.enumerate() {
+        let (_, tr) = a.assess(&postfix_snap(s as f64, n), &t);
+        changes.extend(
+            tr.into_iter()
+                .filter(|t| t.item == "smtpd_processes")
+                .map(|t| (s, t.level)),
+        );
+    }
+    assert_eq!(
+        changes,
+        [(0, Level::Warning), (160, Level::Ok)],
+        "one warning, one recovery after 60 s below the leave point"
+    );
+}
+
+#[test]
+fn a_probe_answering_421_is_critical_at_the_next_tick() {
+    use crate::classify::{Class, Reply};
+    use crate::probe::{Outcome, Phase, ProbeResult, ProbeStatus, Timings};
+    let probe = |ok: bool, fails: u32| ProbeStatus {
+        name: "mx".into(),
+        latest: ProbeResult {
+            target: "127.0.0.1:2525".into(),
+            outcome: if ok { Outcome::Ok } else { Outcome::Tempfail },
+            phase: if ok { Phase::Quit } else { Phase::Banner },
+            reply: Some(if ok {
+                Reply {
+                    code: 221,
+                    enhanced: Some("2.0.0".into()),
+                    text: "Bye".into(),
+                }
+            } else {
+                Reply {
+                    code: 421,
+                    enhanced: Some("4.3.2".into()),
+                    text: "Service shutting down".into(),
+                }
+            }),
+            class: if ok {
+                Class::Ok
+            } else {
+                Class::ResourceShortage
+            },
+            timings_ms: Timings::default(),
+            total_ms: 2.0,
+            name: "mx".into(),
+            ts: 0.0,
+            detail: None,
+        },
+        consecutive_failures: fails,
+        last_ok_ts: None,
+    };
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let s = |ts, p| Snapshot {
+        probes: vec![p],
+        ..snap(ts, 5.0, 100)
+    };
+    let (asmt, _) = a.assess(&s(0.0, probe(true, 0)), &t);
+    assert_eq!(item(&asmt, "probe_failures").level, Level::Ok);
+    let (asmt, tr) = a.assess(&s(1.0, probe(false, 1)), &t);
+    assert_eq!(item(&asmt, "probe_failures").level, Level::Critical);
+    let t = tr
+        .iter()
+        .find(|t| t.item == "probe_failures")
+        .expect("transition");
+    assert!(t.is_upward());
+    assert!(t.message.contains("421 4.3.2"), "{}", t.message);
+}
