@@ -150,8 +150,16 @@ fn transition_message(i: &Item, prev: Option<Level>) -> String {
 #[derive(Debug, Default)]
 pub struct Assessor {
     trackers: BTreeMap<&'static str, LevelTracker>,
-    series: BTreeMap<&'static str, VecDeque<(Ts, f64)>>,
+    series: BTreeMap<&'static str, VecDeque<Point>>,
     last_ts: Option<Ts>,
+}
+
+/// One reading of an item as the forecast keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    ts: Ts,
+    used: f64,
+    limit: Option<f64>,
 }
 
 /// How far back the forecast looks.
@@ -274,8 +282,8 @@ impl Assessor {
         let recent: Vec<f64> = series
             .iter()
             .rev()
-            .take_while(|(t, _)| ts - t <= window)
-            .map(|(_, v)| *v)
+            .take_while(|p| ts - p.ts <= window)
+            .map(|p| p.used)
             .collect();
         if recent.len() > 1 {
             let mean = recent.iter().sum::<f64>() / recent.len() as f64;
@@ -297,11 +305,15 @@ impl Assessor {
             series.clear();
             return None;
         };
-        series.push_back((ts, used));
+        series.push_back(Point {
+            ts,
+            used,
+            limit: input.limit,
+        });
         while series.len() > MAX_SERIES_POINTS
             || series
                 .front()
-                .is_some_and(|(t0, _)| ts - t0 > FORECAST_WINDOW_S)
+                .is_some_and(|p| ts - p.ts > FORECAST_WINDOW_S)
         {
             series.pop_front();
         }
@@ -309,8 +321,14 @@ impl Assessor {
             return None;
         }
         let limit = input.limit?;
-        series.make_contiguous();
-        forecast::time_to_limit(series.as_slices().0, limit)
+        // What runs out is the room between use and limit, whether use grows or the
+        // limit shrinks (queue_minfree raised, inodes taken by other files): each past
+        // reading is judged by the room it left, against today's limit.
+        let points: Vec<(f64, f64)> = series
+            .iter()
+            .map(|p| (p.ts, p.used + limit - p.limit.unwrap_or(limit)))
+            .collect();
+        forecast::time_to_limit(&points, limit)
     }
 }
 

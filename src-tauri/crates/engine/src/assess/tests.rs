@@ -374,3 +374,30 @@ fn a_probe_answering_421_is_critical_at_the_next_tick() {
     assert!(t.is_upward());
     assert!(t.message.contains("421 4.3.2"), "{}", t.message);
 }
+
+#[test]
+fn a_limit_that_shrinks_toward_the_use_is_forecast_like_a_rising_use() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let mut watch = None;
+    // 400 MB used of 1 GB; queue_minfree raised by 5 MB a second: the room (600 MB −
+    // threshold) runs out after about 117 s.
+    for s in 0..120 {
+        let mut snap = postfix_snap(s as f64, 2);
+        if let Some(m) = snap.mta.as_mut() {
+            m.limits.insert(
+                "queue_space_threshold".into(),
+                Some(15_360_000 + 5_000_000 * s),
+            );
+        }
+        let (asmt, _) = a.assess(&snap, &t);
+        let d = item(&asmt, "queue_disk");
+        if d.level == Level::Watch && watch.is_none() {
+            watch = Some(s);
+            let f = d.forecast_s.expect("forecast");
+            let truth = (600e6 - 15.36e6) / 5e6 - s as f64;
+            assert!((f - truth).abs() < 10.0, "forecast {f} s, truth {truth} s");
+        }
+    }
+    assert!(watch.expect("watch") <= 25);
+}
