@@ -6,6 +6,7 @@
 pub mod bins;
 pub mod desktop;
 pub mod exim;
+pub mod load;
 pub mod peers;
 pub mod postfix;
 pub mod probe_postfix;
