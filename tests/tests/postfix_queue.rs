@@ -68,10 +68,7 @@ fn a_hanging_listing_is_killed_at_its_budget() {
     use headroom_engine::mta::QueueLister;
     let start = std::time::Instant::now();
     // A stand-in postqueue that never answers.
-    let mut l = PostqueueLister {
-        postqueue: "/bin/sleep".into(),
-        config_dir: None,
-    };
+    let mut l = PostqueueLister::new("/bin/sleep".into(), None);
     // `sleep -j` fails at once, so use a wrapper that really hangs.
     let dir = tempfile::tempdir().expect("tmp");
     let script = dir.path().join("postqueue");

@@ -13,6 +13,7 @@ pub mod postfix;
 pub mod procfs;
 mod sample;
 pub mod sendmail;
+pub mod sockdiag;
 
 pub use sample::{Counted, MtaSample, QueueCounts, QueueDetails, QueueFs, ServiceSample};
 
@@ -218,7 +219,9 @@ mod tests {
         }
     }
 
-    struct Spacing(std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Option<f64>)>>>);
+    /// When each tick arrived and the oldest-message age it carried.
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Option<f64>)>>>;
+    struct Spacing(Seen);
     impl crate::monitor::Sink for Spacing {
         fn on_tick(&mut self, tick: &crate::monitor::Tick) {
             let age = tick

@@ -1,6 +1,7 @@
 //! What /proc says about mail server processes and sockets: processes by name with their
 //! parent and argv, listening sockets with their accept queue, and established
-//! connections grouped by peer. Read-only and cheap: one pass over /proc per tick.
+//! connections grouped by peer. Read-only and cheap: a daemon's children rather than
+//! every process, and sockets of the server's own ports only.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,42 +15,95 @@ pub struct Process {
 }
 
 /// Processes whose command name (`/proc/PID/stat` comm) is one of `names`; argv is read
-/// only for those, so a busy host costs one small read per process.
+/// only for those, so a busy host costs one small read per process. For detection and
+/// fallbacks: per-tick reads of a known daemon use [`children_named`].
 pub fn processes_named(names: &[&str]) -> Vec<Process> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((comm, ppid)) = parse_stat(&stat) else {
-            continue;
-        };
-        if !names.contains(&comm.as_str()) {
-            continue;
+    let mut buf = Vec::with_capacity(1024);
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| process(pid, names, &mut buf))
+        .collect()
+}
+
+/// Children of `parent` whose command name is one of `names`, from the kernel's lists of
+/// each thread's children (`/proc/PID/task/TID/children`): a daemon's handful of
+/// children is read, not every process of the host. Falls back to a scan of /proc
+/// where those lists do not exist (kernels without CONFIG_PROC_CHILDREN).
+pub fn children_named(parent: u32, names: &[&str]) -> Vec<Process> {
+    let mut buf = Vec::with_capacity(1024);
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = Vec::new();
+    for task in tasks.flatten() {
+        let path = format!(
+            "/proc/{parent}/task/{}/children",
+            task.file_name().to_string_lossy()
+        );
+        if read_into(&path, &mut buf).is_err() {
+            let mut v = processes_named(names);
+            v.retain(|p| p.ppid == parent);
+            return v;
         }
-        let argv = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|&c| c == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Process {
-            pid,
-            ppid,
-            comm,
-            argv,
-        });
+        pids.extend(
+            String::from_utf8_lossy(&buf)
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
     }
-    out
+    pids.into_iter()
+        .filter_map(|pid| process(pid, names, &mut buf))
+        // A pid may have been reused between the two reads.
+        .filter(|p| p.ppid == parent)
+        .collect()
+}
+
+/// Process `pid` when it lives and its comm is one of `names`.
+pub fn process_named(pid: u32, names: &[&str]) -> Option<Process> {
+    process(pid, names, &mut Vec::with_capacity(1024))
+}
+
+/// One process when its comm is one of `names` (all when `names` is empty).
+fn process(pid: u32, names: &[&str], buf: &mut Vec<u8>) -> Option<Process> {
+    read_into(&format!("/proc/{pid}/stat"), buf).ok()?;
+    let (comm, ppid) = parse_stat(&String::from_utf8_lossy(buf))?;
+    if !names.is_empty() && !names.contains(&comm.as_str()) {
+        return None;
+    }
+    let argv = match read_into(&format!("/proc/{pid}/cmdline"), buf) {
+        Ok(()) => buf
+            .split(|&c| c == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Some(Process {
+        pid,
+        ppid,
+        comm,
+        argv,
+    })
+}
+
+/// Reads a small /proc file into `buf` (replacing its contents) with plain reads:
+/// `std::fs::read` would first stat the file for a size that /proc reports as 0.
+pub fn read_into(path: &str, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// (comm, ppid) from /proc/PID/stat; comm may contain spaces and parentheses.
@@ -65,10 +119,9 @@ pub fn parse_stat(stat: &str) -> Option<(String, u32)> {
 
 /// Whether `pid` is alive and its command name is `comm`.
 pub fn pid_is(pid: u32, comm: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| parse_stat(&s))
-        .is_some_and(|(c, _)| c == comm)
+    let mut buf = Vec::with_capacity(512);
+    read_into(&format!("/proc/{pid}/stat"), &mut buf).is_ok()
+        && parse_stat(&String::from_utf8_lossy(&buf)).is_some_and(|(c, _)| c == comm)
 }
 
 /// One row of /proc/net/tcp or tcp6.
@@ -87,15 +140,38 @@ pub struct TcpSocket {
 pub const TCP_ESTABLISHED: u8 = 0x01;
 pub const TCP_LISTEN: u8 = 0x0A;
 
-/// All TCP sockets of this network namespace (IPv4 and IPv6).
+/// All TCP sockets of this network namespace (IPv4 and IPv6) from /proc/net/tcp{,6}.
+/// Costly on hosts with a large established hash table (see [`crate::mta::sockdiag`]):
+/// the fallback of [`tcp_sockets_on`].
 pub fn tcp_sockets() -> Vec<TcpSocket> {
     let mut out = Vec::new();
+    let mut buf = Vec::with_capacity(16 * 1024);
     for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            out.extend(parse_net_tcp(&text));
+        if read_into(path, &mut buf).is_ok() {
+            out.extend(parse_net_tcp(&String::from_utf8_lossy(&buf)));
         }
     }
     out
+}
+
+/// Listening sockets on `ports` and, when `established` is set, established connections
+/// whose local port is one of them: from sock_diag (filtered in the kernel), or from
+/// /proc/net/tcp{,6} where netlink is not allowed.
+pub fn tcp_sockets_on(ports: &[u16], established: bool) -> Vec<TcpSocket> {
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    match crate::mta::sockdiag::sockets_on(ports, established) {
+        Ok(v) => v,
+        Err(_) => {
+            let mut v = tcp_sockets();
+            v.retain(|s| {
+                ports.contains(&s.local_port)
+                    && (s.state == TCP_LISTEN || (established && s.state == TCP_ESTABLISHED))
+            });
+            v
+        }
+    }
 }
 
 pub fn parse_net_tcp(text: &str) -> Vec<TcpSocket> {
@@ -191,11 +267,9 @@ pub fn endpoint_use(sockets: &[TcpSocket], addr: Option<IpAddr>, port: u16) -> E
 
 /// net.core.somaxconn: the kernel's cap on every listen backlog.
 pub fn somaxconn() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    let mut buf = Vec::with_capacity(16);
+    read_into("/proc/sys/net/core/somaxconn", &mut buf).ok()?;
+    String::from_utf8_lossy(&buf).trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -236,6 +310,35 @@ mod tests {
             "127.0.0.2".parse::<IpAddr>().expect("test value")
         );
         assert_eq!(s[0].local_port, 25);
+    }
+
+    #[test]
+    fn children_of_a_process_are_found_without_a_full_scan() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep starts");
+        // Just after spawn the child may still be inside execve, its argv not yet set.
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = children_named(std::process::id(), &["sleep"]);
+            if found
+                .iter()
+                .any(|p| p.pid == child.id() && !p.argv.is_empty())
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            found
+                .iter()
+                .any(|p| p.pid == child.id() && p.argv == ["/bin/sleep", "30"]),
+            "{found:?}"
+        );
+        assert!(children_named(std::process::id(), &["no-such-comm"]).is_empty());
     }
 
     #[test]

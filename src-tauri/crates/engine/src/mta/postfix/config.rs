@@ -42,6 +42,10 @@ pub struct MasterService {
     pub limit_source: String,
     /// maxproc as master uses it for the listen backlog: max(maxproc, default_process_limit).
     pub backlog_request: Option<u64>,
+    /// Listen address and port of an inet service, resolved once when the configuration
+    /// is read (a service name like "smtp" is looked up in /etc/services).
+    pub address: Option<IpAddr>,
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -154,7 +158,10 @@ pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig,
     let default_limit = params
         .get("default_process_limit")
         .and_then(|v| v.trim().parse().ok());
-    let services = parse_services(&out.stdout, default_limit);
+    let mut services = parse_services(&out.stdout, default_limit);
+    for svc in services.iter_mut().filter(|s| s.kind == "inet") {
+        (svc.address, svc.port) = super::endpoint(&svc.name);
+    }
     Ok(PostfixConfig {
         params,
         services,
@@ -243,6 +250,8 @@ pub fn parse_services(text: &str, default_limit: Option<u64>) -> Vec<MasterServi
             process_limit,
             limit_source,
             backlog_request,
+            address: None,
+            port: None,
         });
     }
     out

@@ -10,7 +10,9 @@ pub mod showq;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 pub use config::{MasterService, PostfixConfig};
 
@@ -21,11 +23,19 @@ pub struct Postfix {
     config_dir: Option<PathBuf>,
     postconf: Option<PathBuf>,
     postqueue: Option<PathBuf>,
-    cached: Option<(Stamp, PostfixConfig)>,
+    cached: Option<(Stamp, Result<PostfixConfig, String>, Instant)>,
+    /// Shared with the lister: the latest directory count of the queue.
+    counted: Arc<AtomicU64>,
 }
 
-/// Modification times of main.cf and master.cf: the cache key of postconf's answers.
-type Stamp = (Option<SystemTime>, Option<SystemTime>);
+/// What postconf's answers depend on: main.cf and master.cf (modification time, inode
+/// and size, so a file replaced with its old mtime kept is seen too) and the postconf
+/// binary (an upgrade changes mail_version).
+type Stamp = [Option<(SystemTime, u64, u64)>; 3];
+
+/// A failed postconf run is retried this often even when nothing changed (a fixed
+/// permission, a postconf that timed out), rather than every tick.
+const RETRY_FAILED_POSTCONF: Duration = Duration::from_secs(60);
 
 impl Postfix {
     /// `config_dir`: another instance's configuration directory (`postconf -c DIR`).
@@ -35,6 +45,7 @@ impl Postfix {
             postconf: command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"]),
             postqueue: command::find_program(&["/usr/sbin/postqueue", "/usr/local/sbin/postqueue"]),
             cached: None,
+            counted: Arc::new(AtomicU64::new(showq::NOT_COUNTED)),
         }
     }
 
@@ -44,28 +55,44 @@ impl Postfix {
             .unwrap_or_else(|| PathBuf::from("/etc/postfix"))
     }
 
-    /// The instance's configuration, re-read only when main.cf or master.cf changed.
-    pub fn config(&mut self) -> Result<PostfixConfig, String> {
+    fn stamp(&self, postconf: &Path) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.config_path();
+        let of = |p: &Path| {
+            let m = std::fs::metadata(p).ok()?;
+            Some((m.modified().ok()?, m.ino(), m.len()))
+        };
+        [
+            of(&dir.join("main.cf")),
+            of(&dir.join("master.cf")),
+            of(postconf),
+        ]
+    }
+
+    /// The instance's configuration, read with postconf only when main.cf, master.cf or
+    /// postconf itself changed (a failure is retried every minute): no process is
+    /// started on an ordinary tick.
+    pub fn config(&mut self) -> Result<&PostfixConfig, String> {
         let Some(postconf) = self.postconf.clone() else {
             return Err(
                 "postconf not found in /usr/sbin or /usr/local/sbin: is Postfix installed?".into(),
             );
         };
-        let dir = self.config_path();
-        let mtime = |f: &str| {
-            std::fs::metadata(dir.join(f))
-                .and_then(|m| m.modified())
-                .ok()
+        let stamp = self.stamp(&postconf);
+        let fresh = match &self.cached {
+            Some((s, Ok(_), _)) => *s == stamp && stamp[0].is_some(),
+            Some((s, Err(_), at)) => *s == stamp && at.elapsed() < RETRY_FAILED_POSTCONF,
+            None => false,
         };
-        let stamp = (mtime("main.cf"), mtime("master.cf"));
-        if let Some((s, c)) = &self.cached {
-            if *s == stamp && stamp.0.is_some() {
-                return Ok(c.clone());
-            }
+        if !fresh {
+            let c = config::read(&postconf, self.config_dir.as_deref());
+            self.cached = Some((stamp, c, Instant::now()));
         }
-        let c = config::read(&postconf, self.config_dir.as_deref())?;
-        self.cached = Some((stamp, c.clone()));
-        Ok(c)
+        match &self.cached {
+            Some((_, Ok(c), _)) => Ok(c),
+            Some((_, Err(e), _)) => Err(e.clone()),
+            None => Err("postconf was not run".into()),
+        }
     }
 }
 
@@ -75,25 +102,31 @@ impl MtaSource for Postfix {
     }
 
     fn sample(&mut self) -> Result<MtaSample, String> {
-        let cfg = self.config()?;
-        Ok(sample_with(&cfg))
+        let s = sample_with(self.config()?);
+        let counted = match &s.queue {
+            Some(q) if q.method == "directory" => q.total(),
+            _ => showq::NOT_COUNTED,
+        };
+        self.counted.store(counted, Ordering::Relaxed);
+        Ok(s)
     }
 
     fn lister(&self) -> Option<Box<dyn QueueLister>> {
-        Some(Box::new(showq::PostqueueLister {
-            postqueue: self.postqueue.clone()?,
-            config_dir: self.config_dir.clone(),
-        }))
+        let mut l = showq::PostqueueLister::new(self.postqueue.clone()?, self.config_dir.clone());
+        l.counted = self.counted.clone();
+        Some(Box::new(l))
     }
 }
 
-/// The master process of this instance: its pid file when readable (root), otherwise
-/// any Postfix master (enough for the usual single instance).
-fn find_master(queue_dir: Option<&Path>, procs: &[Process]) -> (Option<u32>, Option<String>) {
+/// The master process of this instance from its pid file. Only when that file cannot
+/// be read (not root) are the processes scanned, for any Postfix master (enough for the
+/// usual single instance).
+fn find_master(queue_dir: Option<&Path>) -> (Option<u32>, Option<String>) {
     if let Some(q) = queue_dir {
-        match std::fs::read_to_string(q.join("pid/master.pid")) {
-            Ok(text) => {
-                let pid = text.trim().parse::<u32>().ok();
+        let mut buf = Vec::with_capacity(64);
+        match procfs::read_into(&q.join("pid/master.pid").to_string_lossy(), &mut buf) {
+            Ok(()) => {
+                let pid = String::from_utf8_lossy(&buf).trim().parse::<u32>().ok();
                 return match pid {
                     Some(p) if procfs::pid_is(p, "master") => (Some(p), None),
                     _ => (None, None),
@@ -101,7 +134,7 @@ fn find_master(queue_dir: Option<&Path>, procs: &[Process]) -> (Option<u32>, Opt
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (None, None),
             Err(e) => {
-                let any = procs.iter().find(|p| p.comm == "master").map(|p| p.pid);
+                let any = procfs::processes_named(&["master"]).first().map(|p| p.pid);
                 return (
                     any,
                     Some(format!(
@@ -126,9 +159,13 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         ..Default::default()
     };
     let queue_dir = cfg.queue_directory();
-    let procs = procfs::processes_named(&["master", "smtpd", "postscreen"]);
-    let (master, note) = find_master(queue_dir.as_deref(), &procs);
+    let (master, note) = find_master(queue_dir.as_deref());
     s.notes.extend(note);
+    // The master's children, not every process of the host. Without a master there
+    // are none of this instance's: its children exit when it stops.
+    let procs: Vec<Process> = master
+        .map(|m| procfs::children_named(m, &["smtpd", "postscreen"]))
+        .unwrap_or_default();
     s.running = master.is_some();
     if !s.running {
         s.notes.push(match &queue_dir {
@@ -140,7 +177,23 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         });
     }
 
-    let sockets = procfs::tcp_sockets();
+    // Established connections are asked for only when something may hold one: an
+    // smtpd or postscreen process, or a connection waiting in a listen queue.
+    // Everything else is answered by the cheap dump of listening sockets.
+    let ports: Vec<u16> = cfg
+        .services
+        .iter()
+        .filter(|svc| svc.kind == "inet")
+        .filter_map(|svc| svc.port)
+        .collect();
+    let mut sockets = procfs::tcp_sockets_on(&ports, !procs.is_empty());
+    if procs.is_empty()
+        && sockets
+            .iter()
+            .any(|t| t.state == procfs::TCP_LISTEN && t.rx_queue > 0)
+    {
+        sockets = procfs::tcp_sockets_on(&ports, true);
+    }
     let somaxconn = procfs::somaxconn();
     let exceptions = cfg.limit_exceptions();
     let inet_addr = interfaces_addr(cfg.get("inet_interfaces"));
@@ -148,7 +201,6 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         let mine: Vec<&Process> = procs
             .iter()
             .filter(|p| p.comm == svc.command)
-            .filter(|p| master.is_none_or(|m| p.ppid == m))
             .filter(|p| argv_value(&p.argv, "-n") == Some(svc.name.as_str()))
             .collect();
         let stressed = mine
@@ -169,9 +221,9 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
             ..Default::default()
         };
         if svc.kind == "inet" {
-            let (addr, port) = endpoint(&svc.name);
+            let port = svc.port;
             out.port = port;
-            let addr = addr.or(inet_addr);
+            let addr = svc.address.or(inet_addr);
             out.address = addr.map(|a| a.to_string());
             if let Some(port) = port {
                 let u = procfs::endpoint_use(&sockets, addr, port);
@@ -312,6 +364,65 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(argv_value(&argv, "-n"), Some("127.0.0.1:2600"));
+    }
+
+    /// A stand-in postconf that counts its runs in `runs` and answers like postconf.
+    fn fake_postconf(dir: &Path, fail: bool) -> PathBuf {
+        let script = dir.join("postconf");
+        let body = if fail {
+            "echo run >> \"$(dirname \"$0\")/runs\"\necho 'postconf: fatal: nope' >&2\nexit 1\n"
+                .to_string()
+        } else {
+            format!(
+                "echo run >> \"$(dirname \"$0\")/runs\"\ncase \"$*\" in\n*-F*) echo 'smtp/inet/process_limit = 7'; echo 'smtp/inet/command = smtpd' ;;\n*) echo 'queue_directory = {}'; echo 'default_process_limit = 100' ;;\nesac\n",
+                dir.join("queue").display()
+            )
+        };
+        std::fs::write(&script, format!("#!/bin/sh\n{body}")).expect("write script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        script
+    }
+
+    fn runs(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("runs"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn postconf_runs_only_when_main_cf_or_master_cf_change() {
+        let t = tempfile::tempdir().expect("tmp");
+        std::fs::write(t.path().join("main.cf"), "a = 1\n").expect("main.cf");
+        std::fs::write(t.path().join("master.cf"), "smtp inet n - n - 7 smtpd\n")
+            .expect("master.cf");
+        let mut p = Postfix::new(Some(t.path().to_path_buf()));
+        p.postconf = Some(fake_postconf(t.path(), false));
+        for _ in 0..5 {
+            let s = p.sample().expect("sample");
+            assert_eq!(s.limits.get("smtp_process_limit"), Some(&Some(7)));
+        }
+        assert_eq!(runs(t.path()), 2, "one postconf -x and one postconf -F");
+        // A rewrite with the same length within the same second is seen too (inode).
+        let tmp = t.path().join("master.cf.new");
+        std::fs::write(&tmp, "smtp inet n - n - 8 smtpd\n").expect("write");
+        std::fs::rename(&tmp, t.path().join("master.cf")).expect("rename");
+        p.sample().expect("sample");
+        p.sample().expect("sample");
+        assert_eq!(runs(t.path()), 4);
+    }
+
+    #[test]
+    fn a_failing_postconf_is_not_rerun_every_tick() {
+        let t = tempfile::tempdir().expect("tmp");
+        std::fs::write(t.path().join("main.cf"), "a = 1\n").expect("main.cf");
+        let mut p = Postfix::new(Some(t.path().to_path_buf()));
+        p.postconf = Some(fake_postconf(t.path(), true));
+        for _ in 0..3 {
+            let e = p.sample().expect_err("postconf fails");
+            assert!(e.contains("nope"), "{e}");
+        }
+        assert_eq!(runs(t.path()), 1);
     }
 
     #[test]

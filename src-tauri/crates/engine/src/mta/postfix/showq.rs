@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -136,10 +138,34 @@ fn shorten(reason: &str) -> String {
 pub struct PostqueueLister {
     pub postqueue: PathBuf,
     pub config_dir: Option<PathBuf>,
+    /// Messages the per-tick directory count last saw ([`NOT_COUNTED`] when the
+    /// directories could not be counted): a queue counted empty is not listed, so an
+    /// idle server costs no postqueue and showq run every listing interval.
+    pub counted: Arc<AtomicU64>,
+}
+
+/// [`PostqueueLister::counted`] when no directory count is known.
+pub const NOT_COUNTED: u64 = u64::MAX;
+
+impl PostqueueLister {
+    pub fn new(postqueue: PathBuf, config_dir: Option<PathBuf>) -> Self {
+        PostqueueLister {
+            postqueue,
+            config_dir,
+            counted: Arc::new(AtomicU64::new(NOT_COUNTED)),
+        }
+    }
 }
 
 impl QueueLister for PostqueueLister {
     fn list(&mut self, budget: Duration) -> Result<QueueDetails, String> {
+        if self.counted.load(Ordering::Relaxed) == 0 {
+            return Ok(QueueDetails {
+                sampled_at: crate::mta::unix_now(),
+                complete: true,
+                ..Default::default()
+            });
+        }
         let dir = self.config_dir.as_ref().map(|d| d.display().to_string());
         let mut args: Vec<&str> = Vec::new();
         if let Some(d) = &dir {
@@ -210,6 +236,18 @@ mod tests {
         assert_eq!(d.top_domains[0].key, "example.net");
         assert_eq!(d.top_domains[0].count, 2);
         assert!(!d.complete);
+    }
+
+    #[test]
+    fn a_queue_counted_empty_is_not_listed() {
+        // postqueue would fail: it is not run at all.
+        let mut l = PostqueueLister::new("/nonexistent/postqueue".into(), None);
+        assert!(l.list(Duration::from_secs(1)).is_err());
+        l.counted.store(0, Ordering::Relaxed);
+        let d = l.list(Duration::from_secs(1)).expect("no run needed");
+        assert_eq!((d.messages, d.complete), (0, true));
+        l.counted.store(3, Ordering::Relaxed);
+        assert!(l.list(Duration::from_secs(1)).is_err());
     }
 
     #[test]
