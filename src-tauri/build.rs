@@ -10,6 +10,10 @@ fn main() {
             "probe_now",
             "explain_reply",
             "get_destinations",
+            "get_settings",
+            "save_settings",
+            "get_history",
+            "export_csv",
         ]),
     ))
     .expect("tauri build script failed");

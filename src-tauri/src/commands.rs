@@ -31,7 +31,7 @@ pub struct Initial {
 pub fn get_state(state: State<'_, Arc<AppState>>) -> Initial {
     Initial {
         state: state.view(),
-        history: state.history(),
+        history: state.recent_history(),
         alerts: state.alerts(),
         probes: state.probe_log(),
     }
@@ -92,6 +92,87 @@ pub fn get_destinations(
 ) -> Option<headroom_engine::maillog::MaillogReport> {
     let window = window_mins.unwrap_or(60.0).clamp(1.0, 24.0 * 60.0) * 60.0;
     state.destinations(window)
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, Arc<AppState>>) -> headroom_engine::settings::Settings {
+    state.settings()
+}
+
+/// Saves settings into the configuration file and applies them without a restart;
+/// refused settings come back as `{field, message}` and change nothing.
+#[tauri::command]
+pub fn save_settings(
+    state: State<'_, Arc<AppState>>,
+    settings: headroom_engine::settings::Settings,
+) -> Result<headroom_engine::settings::Settings, headroom_engine::settings::SettingsError> {
+    state.save_settings(&settings)
+}
+
+/// Chart data of the last `range_s` seconds from the history store.
+#[tauri::command]
+pub async fn get_history(
+    state: State<'_, Arc<AppState>>,
+    range_s: f64,
+    names: Vec<String>,
+) -> Result<SampleBatch, CommandError> {
+    let history = state.history();
+    let end = crate::state::now();
+    let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
+    tauri::async_runtime::spawn_blocking(move || {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        history.range(start, end, &names)
+    })
+    .await
+    .map_err(|e| CommandError {
+        kind: "internal",
+        message: e.to_string(),
+    })?
+    .map_err(|e| CommandError {
+        kind: "history",
+        message: e.to_string(),
+    })
+}
+
+/// Writes the last `range_s` seconds of the named series as CSV next to the user's
+/// other downloads and says where.
+#[tauri::command]
+pub async fn export_csv(
+    state: State<'_, Arc<AppState>>,
+    range_s: f64,
+    names: Vec<String>,
+) -> Result<String, CommandError> {
+    let history = state.history();
+    let end = crate::state::now();
+    let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
+    let fail = |kind: &'static str| move |e: String| CommandError { kind, message: e };
+    tauri::async_runtime::spawn_blocking(move || {
+        let dir = export_dir().ok_or_else(|| "no home directory to export into".to_string())?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(format!("headroom-{}.csv", end as i64));
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        history
+            .export_csv(start, end, &names, std::io::BufWriter::new(file))
+            .map_err(|e| e.to_string())?;
+        Ok(path.display().to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .map_err(fail("internal"))?
+    .map_err(fail("export"))
+}
+
+fn export_dir() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from)?;
+    let downloads = home.join("Downloads");
+    Some(if downloads.is_dir() {
+        downloads
+    } else {
+        headroom_engine::config::data_dir()?.join("exports")
+    })
 }
 
 #[tauri::command]

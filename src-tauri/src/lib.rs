@@ -85,6 +85,10 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::probe_now,
             commands::explain_reply,
             commands::get_destinations,
+            commands::get_settings,
+            commands::save_settings,
+            commands::get_history,
+            commands::export_csv,
         ])
         .setup(move |app| {
             let state = setup_state;
@@ -109,8 +113,23 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                 }
             }
             let config = state.config();
+            let history = headroom_engine::history::History::open(&config.history);
+            let status = history.status();
+            if let Some(p) = &status.problem {
+                tracing::warn!("history: {p}; monitoring continues without it");
+            }
+            if let Some(old) = &status.recovered_from {
+                tracing::warn!(
+                    "history was damaged and moved aside to {}; a fresh one was started",
+                    old.display()
+                );
+            }
+            state.set_history(history.clone());
             let mut monitor = build_monitor(&config, &state);
             state.set_monitor(monitor.handle());
+            if status.enabled {
+                monitor.add_sink(Box::new(history.sink()));
+            }
             monitor.add_sink(Box::new(bridge::Bridge::new(
                 app.handle().clone(),
                 state.clone(),

@@ -9,8 +9,10 @@ use headroom_engine::alerts::Snooze;
 use headroom_engine::assess::{Assessment, Level, Transition};
 use headroom_engine::config::Config;
 use headroom_engine::history::SampleBatch;
+use headroom_engine::history::{AlertKind, AlertRecord, History, HistoryStatus};
 use headroom_engine::monitor::MonitorHandle;
 use headroom_engine::probe::ProbeResult;
+use headroom_engine::settings::{Settings, SettingsError};
 use headroom_engine::snapshot::{HostSample, SourceProblem, Ts};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -33,6 +35,20 @@ pub struct AlertEntry {
 }
 
 impl AlertEntry {
+    pub fn from_record(r: AlertRecord) -> Self {
+        AlertEntry {
+            ts: r.ts,
+            kind: match r.kind {
+                AlertKind::Transition => "transition",
+                AlertKind::Snooze => "snooze",
+            },
+            item: r.item,
+            level: r.level,
+            previous: r.previous,
+            message: r.message,
+        }
+    }
+
     pub fn from_transition(t: &Transition) -> Self {
         AlertEntry {
             ts: t.ts,
@@ -62,6 +78,8 @@ pub struct StateView {
     /// A probe is in flight (the Probe now button shows progress).
     pub probing: bool,
     pub mta: Option<headroom_engine::mta::MtaSample>,
+    /// Whether history is recorded, where, and what went wrong with it.
+    pub history: HistoryStatus,
 }
 
 /// Everything the window hears after subscribing, in order, through one channel.
@@ -91,6 +109,7 @@ pub struct AppState {
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
     alerts: Mutex<VecDeque<AlertEntry>>,
     probes: Mutex<VecDeque<ProbeResult>>,
+    pub history: Mutex<History>,
     pub snooze: Snooze,
     pub cancel: CancellationToken,
 }
@@ -110,6 +129,7 @@ impl AppState {
             subscribers: Mutex::new(Vec::new()),
             alerts: Mutex::new(VecDeque::new()),
             probes: Mutex::new(VecDeque::new()),
+            history: Mutex::new(History::disabled()),
             snooze: Snooze::default(),
             cancel: CancellationToken::new(),
         }
@@ -187,6 +207,47 @@ impl AppState {
         Some(report)
     }
 
+    pub fn history(&self) -> History {
+        lock(&self.history).clone()
+    }
+
+    /// Uses `h` from now on and fills the alert and probe logs from what it kept, so a
+    /// restart does not empty them.
+    pub fn set_history(&self, h: History) {
+        let week_ago = now() - 7.0 * 86400.0;
+        if let Ok(alerts) = h.alerts(week_ago, now(), ALERT_LOG_LEN) {
+            *lock(&self.alerts) = alerts
+                .into_iter()
+                .rev()
+                .map(AlertEntry::from_record)
+                .collect();
+        }
+        if let Ok(probes) = h.probe_results(week_ago, now(), PROBE_LOG_LEN) {
+            *lock(&self.probes) = probes.into_iter().rev().collect();
+        }
+        *lock(&self.history) = h;
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings::from_config(&lock(&self.config))
+    }
+
+    /// Validates and saves the settings to the configuration file, then applies them
+    /// to the running monitor. Nothing changes when they are refused.
+    pub fn save_settings(&self, s: &Settings) -> Result<Settings, SettingsError> {
+        let path = self.config_path.clone().ok_or_else(|| SettingsError {
+            field: "file".into(),
+            message: "no configuration path (set HOME or XDG_CONFIG_HOME)".into(),
+        })?;
+        let config = headroom_engine::settings::save(&path, s)?;
+        *lock(&self.config) = config.clone();
+        *lock(&self.config_error) = None;
+        if let Some(m) = lock(&self.monitor).as_ref() {
+            m.reconfigure(config.clone());
+        }
+        Ok(Settings::from_config(&config))
+    }
+
     pub fn set_tray_problem(&self, p: String) {
         *lock(&self.tray_problem) = Some(p);
     }
@@ -195,7 +256,7 @@ impl AppState {
         lock(&self.tray_problem).is_none()
     }
 
-    pub fn history(&self) -> SampleBatch {
+    pub fn recent_history(&self) -> SampleBatch {
         lock(&self.monitor)
             .as_ref()
             .map(|m| m.history())
@@ -237,6 +298,7 @@ impl AppState {
             interval_secs: lock(&self.config).monitor.interval_secs,
             probing: self.probing(),
             mta,
+            history: self.history().status(),
         }
     }
 
@@ -265,6 +327,9 @@ impl AppState {
         let now = now();
         let until = secs.map(|s| now + s);
         self.snooze.set_until(until);
+        if let Err(e) = self.history().record_snooze(now, until, "snooze") {
+            tracing::debug!("snooze not kept in history: {e}");
+        }
         let message = match until {
             Some(_) => format!(
                 "notifications snoozed for {}",

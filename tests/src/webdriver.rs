@@ -165,6 +165,35 @@ impl Driver {
         })
     }
 
+    /// Replaces the value of an input as a user would (clear, then type).
+    pub fn set_value(&self, element: &str, text: &str) -> Result<(), String> {
+        self.request(
+            "POST",
+            &self.s(&format!("/element/{element}/clear")),
+            Some(json!({})),
+        )?;
+        self.request(
+            "POST",
+            &self.s(&format!("/element/{element}/value")),
+            Some(
+                json!({"text": text, "value": text.chars().map(String::from).collect::<Vec<_>>()}),
+            ),
+        )
+        .map(|_| ())
+    }
+
+    /// The current value property of an input.
+    pub fn value(&self, element: &str) -> Option<String> {
+        self.request(
+            "GET",
+            &self.s(&format!("/element/{element}/property/value")),
+            None,
+        )
+        .ok()?
+        .as_str()
+        .map(String::from)
+    }
+
     pub fn execute(&self, script: &str) -> Result<Value, String> {
         self.request(
             "POST",

@@ -153,3 +153,145 @@ fn probe_now_adds_a_probe_row_with_the_reply_code() {
     d.screenshot(&artifacts_dir().join("probe-log.png"))
         .expect("screenshot");
 }
+
+#[test]
+fn a_changed_setting_is_saved_applied_and_survives_a_restart() {
+    let desktop = Desktop::start();
+    let cfg = write_config(
+        &desktop,
+        "# my own notes stay\nprobe = []\n\n[monitor]\ninterval_secs = 1\n\n[mta]\nkind = \"none\" # this test is about the host items\n\n\
+         # Nothing on this host can reach 40 × its limit: every item starts ok.\n[thresholds]\nwarn_ratio = 40\ncrit_ratio = 50\n",
+    );
+    let app = bin("headroom");
+    {
+        let d = Driver::start(&desktop, &app, &["--config", &cfg]);
+        let status = d
+            .wait_text("[data-testid=risk-status]", Duration::from_secs(60), |t| {
+                t.eq_ignore_ascii_case("ok")
+            })
+            .expect("every item starts ok");
+        let rows_before = d.find_all("[data-testid=alert-row]").len();
+        // A refused value names its field and changes nothing.
+        let warn = wait_for(Duration::from_secs(30), || {
+            d.find("[data-testid=setting-warn_ratio]")
+        })
+        .expect("settings form");
+        d.set_value(&warn, "0.99").expect("type");
+        let crit = d
+            .find("[data-testid=setting-crit_ratio]")
+            .expect("crit field");
+        d.set_value(&crit, "0.9").expect("type");
+        d.click(&d.find("[data-testid=settings-save]").expect("save"))
+            .expect("click");
+        let err = d
+            .wait_text(
+                "[data-testid=settings-error]",
+                Duration::from_secs(20),
+                |t| !t.is_empty(),
+            )
+            .expect("refusal shown");
+        assert!(err.starts_with("thresholds.warn_ratio:"), "{err}");
+        assert!(
+            !std::fs::read_to_string(&cfg).expect("cfg").contains("0.99"),
+            "nothing written"
+        );
+
+        // Warning at 0 of every limit: the level rises at once, without a restart.
+        d.set_value(&warn, "0").expect("type");
+        // Critical out of reach (50 × any limit), so the level is exactly warning.
+        d.set_value(&crit, "50").expect("type");
+        let interval = d
+            .find("[data-testid=setting-interval_secs]")
+            .expect("interval field");
+        d.set_value(&interval, "2").expect("type");
+        d.click(&d.find("[data-testid=settings-save]").expect("save"))
+            .expect("click");
+        d.wait_text(
+            "[data-testid=settings-saved]",
+            Duration::from_secs(20),
+            |t| t.contains("Saved"),
+        )
+        .expect("saved");
+        let risen = d
+            .wait_text("[data-testid=risk-status]", Duration::from_secs(30), |t| {
+                t.eq_ignore_ascii_case("warning")
+            })
+            .unwrap_or_else(|| {
+                let _ = d.screenshot(&artifacts_dir().join("settings-failed.png"));
+                let now = d.find("[data-testid=risk-status]").and_then(|e| d.text(&e));
+                panic!("crossing the new threshold turns the status to warning; it is {now:?}")
+            });
+        // The badge is styled in capitals; the word is the level.
+        assert_eq!(risen.to_lowercase(), "warning", "was {status}");
+        let rows = wait_for(Duration::from_secs(20), || {
+            let n = d.find_all("[data-testid=alert-row]").len();
+            (n > rows_before).then_some(n)
+        });
+        assert!(rows.is_some(), "the crossing is in the alert log");
+        d.screenshot(&artifacts_dir().join("settings.png"))
+            .expect("screenshot");
+    }
+    let text = std::fs::read_to_string(&cfg).expect("cfg");
+    assert!(
+        text.starts_with("# my own notes stay\n"),
+        "comments kept:\n{text}"
+    );
+    assert!(text.contains("interval_secs = 2"), "{text}");
+    assert!(
+        text.contains("kind = \"none\" # this test is about the host items"),
+        "{text}"
+    );
+    // Restarted, the window shows the saved values.
+    let d = Driver::start(&desktop, &app, &["--config", &cfg]);
+    let interval = wait_for(Duration::from_secs(60), || {
+        let v = d.value(&d.find("[data-testid=setting-interval_secs]")?)?;
+        (!v.is_empty()).then_some(v)
+    })
+    .expect("settings after restart");
+    assert_eq!(interval, "2");
+    let warn = d
+        .value(&d.find("[data-testid=setting-warn_ratio]").expect("warn"))
+        .unwrap_or_default();
+    assert_eq!(warn, "0");
+}
+
+#[test]
+fn the_range_switch_loads_history() {
+    let desktop = Desktop::start();
+    let cfg = write_config(&desktop, "probe = []\n\n[monitor]\ninterval_secs = 0.5\n");
+    let d = Driver::start(&desktop, &bin("headroom"), &["--config", &cfg]);
+    d.wait_text("[data-testid=cpu-value]", Duration::from_secs(60), |t| {
+        t.ends_with('%')
+    })
+    .expect("live data");
+    // A few ticks reach the history store.
+    std::thread::sleep(Duration::from_secs(4));
+    d.click(&d.find("[data-testid=range-15m]").expect("range button"))
+        .expect("click");
+    let status = d
+        .wait_text("[data-testid=range-status]", Duration::from_secs(20), |t| {
+            t.contains("from history")
+        })
+        .expect("range loaded");
+    let points: usize = status
+        .rsplit(": ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" points").parse().ok())
+        .expect("a point count");
+    assert!(points >= 3, "{status}");
+    d.click(&d.find("[data-testid=export-csv]").expect("export button"))
+        .expect("click");
+    let saved = d
+        .wait_text(
+            "[data-testid=export-status]",
+            Duration::from_secs(20),
+            |t| !t.is_empty(),
+        )
+        .expect("export status");
+    let path = saved.strip_prefix("Saved ").expect(&saved).to_string();
+    let csv = std::fs::read_to_string(&path).expect("the CSV exists");
+    assert!(csv.starts_with("ts,"), "{csv}");
+    assert!(csv.lines().count() > points.min(3), "{csv}");
+    d.screenshot(&artifacts_dir().join("history-range.png"))
+        .expect("screenshot");
+}

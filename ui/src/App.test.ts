@@ -22,6 +22,7 @@ const initial: Initial = {
     interval_secs: 1,
     probing: false,
     mta: null,
+    history: { enabled: true, path: '/tmp/h.sqlite3', problem: null, recovered_from: null },
   },
   history: { ts: [1799999999, 1800000000], series: { cpu_percent: [80, 85] } },
   alerts: [],
@@ -37,6 +38,15 @@ vi.mock('./api', () => ({
   probeNow: vi.fn(async () => 'started'),
   explainReply: vi.fn(async () => ({ code: 421, enhanced: '4.7.0', class: 'connection_limit', meaning: 'too many connections', causes: [], fixes: ['raise it'] })),
   getDestinations: vi.fn(async () => null),
+  getHistory: vi.fn(async () => ({ ts: [1, 2, 3], series: { cpu_percent: [1, null, 3] } })),
+  exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
+  getSettings: vi.fn(async () => ({
+    interval_secs: 5, warn_ratio: 0.8, crit_ratio: 0.95, forecast_horizon_mins: 30,
+    notifications_enabled: true, min_repeat_mins: 10, probes: [],
+  })),
+  saveSettings: vi.fn(async () => {
+    throw { field: 'thresholds.warn_ratio', message: 'warn_ratio = 0.99 is above crit_ratio = 0.95' };
+  }),
   quitApp: vi.fn(),
 }));
 
@@ -97,6 +107,14 @@ describe('App', () => {
     expect(target.querySelector('[data-testid=probe-now]')?.textContent?.trim()).toBe('Probe now');
     (rows[0] as HTMLElement).click();
     await vi.waitFor(() => expect(target.querySelector('[data-testid=probe-explanation]')?.textContent).toContain('raise it'));
+    (target.querySelector('[data-testid=range-24h]') as HTMLButtonElement).click();
+    await vi.waitFor(() => expect(target.querySelector('[data-testid=range-status]')?.textContent).toBe('24 h from history: 3 points'));
+    (target.querySelector('[data-testid=settings-save]') as HTMLButtonElement).click();
+    await vi.waitFor(() =>
+      expect(target.querySelector('[data-testid=settings-error]')?.textContent).toBe(
+        'thresholds.warn_ratio: warn_ratio = 0.99 is above crit_ratio = 0.95',
+      ),
+    );
     unmount(app);
   });
 });

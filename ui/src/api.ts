@@ -1,7 +1,7 @@
 // The only file that talks to Tauri. Components import from here, so tests can mock
 // one module and the rest of the UI never sees IPC.
 import { Channel, invoke } from '@tauri-apps/api/core';
-import type { Explanation, Initial, MaillogReport, UiEvent } from './types';
+import type { Explanation, Initial, MaillogReport, SampleBatch, Settings, UiEvent } from './types';
 
 export function getState(): Promise<Initial> {
   return invoke<Initial>('get_state');
@@ -38,4 +38,23 @@ export function explainReply(code: number, enhanced: string | null, text: string
 /** Who is deferring our mail and why (null when no mail log is followed). */
 export function getDestinations(windowMins: number): Promise<MaillogReport | null> {
   return invoke<MaillogReport | null>('get_destinations', { windowMins });
+}
+
+export function getSettings(): Promise<Settings> {
+  return invoke<Settings>('get_settings');
+}
+
+/** Saves and applies; rejects with {field, message} when a value is refused. */
+export function saveSettings(settings: Settings): Promise<Settings> {
+  return invoke<Settings>('save_settings', { settings });
+}
+
+/** Samples of the last `rangeS` seconds from the history store. */
+export function getHistory(rangeS: number, names: string[]): Promise<SampleBatch> {
+  return invoke<SampleBatch>('get_history', { rangeS, names });
+}
+
+/** Writes a CSV of the range; resolves to the file's path. */
+export function exportCsv(rangeS: number, names: string[]): Promise<string> {
+  return invoke<string>('export_csv', { rangeS, names });
 }

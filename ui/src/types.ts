@@ -62,6 +62,7 @@ export interface StateView {
   interval_secs: number;
   probing: boolean;
   mta: MtaSample | null;
+  history: HistoryStatus;
 }
 
 /** Column-wise samples: series[name][i] belongs to ts[i]; null is a gap. */
@@ -184,4 +185,42 @@ export interface MaillogReport {
   relays: DestinationReport[];
   local: ClassCount[];
   stats: { lines: number; failures: number; deliveries: number };
+}
+
+export interface ProbeTarget {
+  name: string;
+  host: string;
+  port: number;
+  tls: 'none' | 'starttls' | 'implicit';
+  interval_secs: number;
+  timeout_secs: number;
+  helo: string | null;
+  mail_from: string;
+  rcpt_to: string | null;
+  send: boolean;
+  username: string | null;
+  verify_tls: boolean;
+  ca_file?: string | null;
+}
+
+export interface Settings {
+  interval_secs: number;
+  warn_ratio: number;
+  crit_ratio: number;
+  forecast_horizon_mins: number;
+  notifications_enabled: boolean;
+  min_repeat_mins: number;
+  probes: ProbeTarget[];
+}
+
+export interface SettingsError {
+  field: string;
+  message: string;
+}
+
+export interface HistoryStatus {
+  enabled: boolean;
+  path: string | null;
+  problem: string | null;
+  recovered_from: string | null;
 }

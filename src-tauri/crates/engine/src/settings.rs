@@ -193,6 +193,17 @@ fn set_or_remove(table: &mut Table, key: &str, v: Option<Item>) {
 /// Updates `[[probe]]` tables in place (so comments inside them survive), removes the
 /// ones no longer wanted and appends new ones.
 fn set_probes(doc: &mut DocumentMut, probes: &[ProbeTarget]) {
+    if probes.is_empty() {
+        // No targets at all must be said explicitly, or the default target comes back.
+        let empty = Item::Value(Value::Array(Array::new()));
+        if doc.get("probe").is_some_and(Item::is_value) {
+            replace_keeping_decor(doc.as_table_mut(), "probe", empty);
+        } else {
+            doc.remove("probe");
+            doc.insert("probe", empty);
+        }
+        return;
+    }
     if !doc.contains_key("probe") || !doc["probe"].is_array_of_tables() {
         doc.insert("probe", Item::ArrayOfTables(ArrayOfTables::new()));
     }
@@ -231,11 +242,6 @@ fn set_probes(doc: &mut DocumentMut, probes: &[ProbeTarget]) {
         set_or_remove(t, "send", p.send.then(|| value(true)));
         set_or_remove(t, "username", p.username.as_deref().map(value));
         set_or_remove(t, "verify_tls", (!p.verify_tls).then(|| value(false)));
-    }
-    if aot.is_empty() {
-        // No targets at all must be said explicitly, or the default target comes back.
-        doc.remove("probe");
-        doc.insert("probe", Item::Value(Value::Array(Array::new())));
     }
 }
 
@@ -322,6 +328,20 @@ warn_ratio = 0.8
     }
 
     #[test]
+    fn no_targets_stay_an_empty_list_with_its_comment() {
+        let text = "# top comment\nprobe = [] # none on this box\n\n[monitor]\ninterval_secs = 1\n";
+        let c = config::parse(text, Path::new("c.toml")).expect("valid");
+        let mut s = Settings::from_config(&c);
+        s.interval_secs = 2.0;
+        let (out, c) = edit(text, Path::new("c.toml"), &s).expect("valid");
+        assert!(
+            out.starts_with("# top comment\nprobe = [] # none on this box\n"),
+            "{out}"
+        );
+        assert!(c.probes.is_empty());
+    }
+
+    #[test]
     fn a_missing_table_is_created_as_a_table() {
         let mut s = settings();
         s.notifications_enabled = false;
@@ -333,11 +353,12 @@ warn_ratio = 0.8
     #[test]
     fn probes_can_be_added_and_removed() {
         let mut s = settings();
-        let mut p = ProbeTarget::default();
-        p.name = "submission".into();
-        p.host = "127.0.0.1".into();
-        p.port = 587;
-        s.probes.push(p);
+        s.probes.push(ProbeTarget {
+            name: "submission".into(),
+            host: "127.0.0.1".into(),
+            port: 587,
+            ..ProbeTarget::default()
+        });
         let (text, c) = edit(USER_FILE, Path::new("c.toml"), &s).expect("valid");
         assert_eq!(c.probes.len(), 2);
         s.probes.clear();

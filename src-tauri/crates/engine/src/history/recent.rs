@@ -131,6 +131,36 @@ pub fn metrics_of(snap: &Snapshot, assessment: &Assessment) -> BTreeMap<String, 
             }
         }
     }
+    if let Some(mta) = &snap.mta {
+        if let Some(q) = &mta.queue {
+            for (name, v) in [
+                ("incoming", q.incoming),
+                ("active", q.active),
+                ("deferred", q.deferred),
+                ("hold", q.hold),
+                ("maildrop", q.maildrop),
+            ] {
+                m.insert(format!("queue:{name}"), v.map(|v| v as f64));
+            }
+        }
+        // Per smtpd service: processes and connections against the process limit.
+        for s in &mta.services {
+            m.insert(format!("smtpd_processes:{}", s.name), Some(s.processes as f64));
+            m.insert(format!("smtpd_connections:{}", s.name), Some(s.connections as f64));
+            m.insert(format!("smtpd_limit:{}", s.name), s.process_limit.map(|l| l as f64));
+        }
+        if let Some(fs) = &mta.queue_fs {
+            m.insert("queue_free_bytes".into(), Some(fs.free_bytes as f64));
+        }
+        let threshold = mta.limits.get("queue_space_threshold").copied().flatten();
+        m.insert("queue_space_threshold".into(), threshold.map(|t| t as f64));
+    }
+    // Probe latency per phase of each target's latest result (ms).
+    for p in &snap.probes {
+        for (phase, ms) in p.latest.timings_ms.iter() {
+            m.insert(format!("probe_ms:{}:{}", p.name, phase.as_str()), Some(ms));
+        }
+    }
     for i in &assessment.items {
         m.insert(format!("ratio:{}", i.id), i.ratio.map(|r| r * 100.0));
     }
