@@ -14,7 +14,7 @@ SUDO=""
 
 RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
           librsvg2-dev libxdo-dev libssl-dev)
-TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey)
+TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4)
 BENCH_PKGS=(glances prometheus-node-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")

@@ -105,7 +105,7 @@ pub fn detect_kind() -> Option<MtaKind> {
     {
         return Some(MtaKind::Opensmtpd);
     }
-    if has("sendmail", "MTA") {
+    if has("sendmail", "accepting connections") || has("sendmail", "rejecting connections") {
         return Some(MtaKind::Sendmail);
     }
     if Path::new("/usr/sbin/postconf").exists() {

@@ -2,6 +2,7 @@
 //! `O QueueDirectory=…`), the queue directory (one `qf` file per message) and /proc.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::mta::procfs;
@@ -19,10 +20,40 @@ impl Default for Sendmail {
 
 impl Sendmail {
     pub fn new() -> Self {
-        Sendmail {
-            config: PathBuf::from("/etc/mail/sendmail.cf"),
-        }
+        Self::with_config(PathBuf::from("/etc/mail/sendmail.cf"))
     }
+
+    /// A sendmail.cf other than /etc/mail/sendmail.cf (a daemon run with `-C FILE`).
+    pub fn with_config(config: PathBuf) -> Self {
+        Sendmail { config }
+    }
+}
+
+/// Listeners of `O DaemonPortOptions=Port=2525, Addr=127.0.0.1, Name=MTA` lines (port 25
+/// when not given; `Port=submission` style names are looked up like Postfix's).
+pub fn parse_daemons(cf: &str) -> Vec<(Option<IpAddr>, u16)> {
+    cf.lines()
+        .filter_map(|l| l.strip_prefix("O DaemonPortOptions="))
+        .map(|opts| {
+            let mut addr = None;
+            let mut port = Some(25);
+            for kv in opts.split(',') {
+                match kv.trim().split_once('=') {
+                    Some(("Port" | "P", v)) => {
+                        port = v
+                            .trim()
+                            .parse()
+                            .ok()
+                            .or_else(|| crate::mta::postfix::endpoint(v.trim()).1)
+                    }
+                    Some(("Addr" | "A", v)) => addr = v.trim().parse().ok(),
+                    _ => {}
+                }
+            }
+            (addr, port)
+        })
+        .filter_map(|(a, p)| Some((a, p?)))
+        .collect()
 }
 
 /// `O Name=value` options of sendmail.cf.
@@ -78,25 +109,69 @@ impl MtaSource for Sendmail {
         s.limits
             .insert("MaxMessageSize".into(), num("MaxMessageSize"));
         let procs = procfs::processes_named(&["sendmail"]);
-        let daemon = procs
-            .iter()
-            .find(|p| p.argv.iter().any(|a| a.contains("accepting connections")));
+        // The daemon's title says "accepting connections", or "rejecting connections on
+        // daemon MTA: 4 children, max 4" while it is at MaxDaemonChildren (or above
+        // RefuseLA): then it has closed its listening socket, but it still runs.
+        let daemon = procs.iter().find(|p| {
+            p.argv
+                .iter()
+                .any(|a| a.contains("accepting connections") || a.contains("rejecting connections"))
+        });
         s.running = daemon.is_some();
         if !s.running {
             s.notes
                 .push("mail system is down: no sendmail daemon accepting connections".into());
         }
+        if let Some(title) =
+            daemon.and_then(|d| d.argv.iter().find(|a| a.contains("rejecting connections")))
+        {
+            s.notes.push(format!(
+                "sendmail refuses new connections: {}",
+                title.trim_start_matches("sendmail: ")
+            ));
+        }
         let children = daemon
             .map(|d| procs.iter().filter(|p| p.ppid == d.pid).count() as u64)
             .unwrap_or(0);
-        s.services.push(ServiceSample {
+        let daemons = parse_daemons(&cf);
+        let ports: Vec<u16> = daemons.iter().map(|d| d.1).collect();
+        // A child per connection: with none, the cheap listener dump suffices.
+        let sockets = procfs::tcp_sockets_on(&ports, children > 0);
+        let mut service = ServiceSample {
             name: "smtp".into(),
             command: "sendmail".into(),
             process_limit: max_children.filter(|&m| m > 0),
             limit_source: "MaxDaemonChildren".into(),
             processes: children,
             ..Default::default()
-        });
+        };
+        // MaxDaemonChildren counts the children of all listeners together: one service.
+        if let Some(&(addr, port)) = daemons.first() {
+            service.address = addr.map(|a| a.to_string());
+            service.port = Some(port);
+        }
+        let mut peers: BTreeMap<IpAddr, u64> = BTreeMap::new();
+        for &(addr, port) in &daemons {
+            let u = procfs::endpoint_use(&sockets, addr, port);
+            service.listening |= u.listening;
+            if u.listening {
+                service.backlog = Some(service.backlog.unwrap_or(0) + u.backlog);
+            }
+            service.connections += u.established;
+            for (ip, n) in u.peers {
+                *peers.entry(ip).or_default() += n;
+            }
+        }
+        if let Some((ip, n)) = peers
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        {
+            service.top_peer = Some(ip.to_string());
+            service.top_peer_connections = n;
+            service.top_limited_peer = Some(ip.to_string());
+            service.top_limited_peer_connections = n;
+        }
+        s.services.push(service);
         let qdir = o
             .get("QueueDirectory")
             .map(PathBuf::from)
@@ -151,5 +226,16 @@ mod tests {
         );
         assert_eq!(o.get("MaxDaemonChildren").map(String::as_str), Some("12"));
         assert_eq!(o.len(), 2);
+    }
+
+    #[test]
+    fn daemon_port_options_give_the_listeners() {
+        let d = parse_daemons(
+            "O DaemonPortOptions=Port=2800, Addr=127.0.0.1, Name=MTA\nO DaemonPortOptions=Name=MTA-v6, Family=inet6\n",
+        );
+        assert_eq!(
+            d,
+            [(Some("127.0.0.1".parse().expect("ip")), 2800), (None, 25)]
+        );
     }
 }
