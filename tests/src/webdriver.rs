@@ -202,6 +202,15 @@ impl Driver {
         )
     }
 
+    /// Runs an asynchronous script; it ends by calling its last argument with a value.
+    pub fn execute_async(&self, script: &str) -> Result<Value, String> {
+        self.request(
+            "POST",
+            &self.s("/execute/async"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
     /// Saves a PNG screenshot of the window.
     pub fn screenshot(&self, to: &Path) -> Result<(), String> {
         let v = self.request("GET", &self.s("/screenshot"), None)?;

@@ -60,17 +60,23 @@ fn main() {
     time("sample() (cached limits)", rounds, || {
         pf.sample().map(|s| s.services.len()).unwrap_or(0)
     });
-    time("  config() cache check (stat main.cf, master.cf, postconf)", rounds, || {
-        pf.config().map(|c| c.services.len()).unwrap_or(0)
-    });
+    time(
+        "  config() cache check (stat main.cf, master.cf, postconf)",
+        rounds,
+        || pf.config().map(|c| c.services.len()).unwrap_or(0),
+    );
     if let Some(m) = master {
-        time("  children of the master (smtpd, postscreen)", rounds, || {
-            procfs::children_named(m, &["smtpd", "postscreen"]).len()
-        });
+        time(
+            "  children of the master (smtpd, postscreen)",
+            rounds,
+            || procfs::children_named(m, &["smtpd", "postscreen"]).len(),
+        );
     }
-    time("  sock_diag: listeners on the service ports", rounds, || {
-        procfs::tcp_sockets_on(&ports, false).len()
-    });
+    time(
+        "  sock_diag: listeners on the service ports",
+        rounds,
+        || procfs::tcp_sockets_on(&ports, false).len(),
+    );
     time(
         "  sock_diag: listeners + established on the ports",
         rounds,
@@ -87,9 +93,11 @@ fn main() {
             .unwrap_or(0)
     });
     println!("\nreplaced:");
-    time("  scan of every process for master/smtpd/postscreen", rounds, || {
-        procfs::processes_named(&["master", "smtpd", "postscreen"]).len()
-    });
+    time(
+        "  scan of every process for master/smtpd/postscreen",
+        rounds,
+        || procfs::processes_named(&["master", "smtpd", "postscreen"]).len(),
+    );
     time("  /proc/net/tcp + tcp6, every socket", rounds, || {
         procfs::tcp_sockets().len()
     });

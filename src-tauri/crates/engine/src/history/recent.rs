@@ -145,9 +145,18 @@ pub fn metrics_of(snap: &Snapshot, assessment: &Assessment) -> BTreeMap<String, 
         }
         // Per smtpd service: processes and connections against the process limit.
         for s in &mta.services {
-            m.insert(format!("smtpd_processes:{}", s.name), Some(s.processes as f64));
-            m.insert(format!("smtpd_connections:{}", s.name), Some(s.connections as f64));
-            m.insert(format!("smtpd_limit:{}", s.name), s.process_limit.map(|l| l as f64));
+            m.insert(
+                format!("smtpd_processes:{}", s.name),
+                Some(s.processes as f64),
+            );
+            m.insert(
+                format!("smtpd_connections:{}", s.name),
+                Some(s.connections as f64),
+            );
+            m.insert(
+                format!("smtpd_limit:{}", s.name),
+                s.process_limit.map(|l| l as f64),
+            );
         }
         if let Some(fs) = &mta.queue_fs {
             m.insert("queue_free_bytes".into(), Some(fs.free_bytes as f64));

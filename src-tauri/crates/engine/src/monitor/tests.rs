@@ -200,7 +200,15 @@ async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     let before = reads.load(Ordering::SeqCst);
     assert_eq!(before, 3, "0.5 s priming, then ticks at 0, 5 and 10 s");
-    assert_eq!(ticks.0.lock().expect("lock").last().map(|t| t.assessment.status), Some(Level::Ok));
+    assert_eq!(
+        ticks
+            .0
+            .lock()
+            .expect("lock")
+            .last()
+            .map(|t| t.assessment.status),
+        Some(Level::Ok)
+    );
 
     let mut c = config(1.0);
     c.thresholds.items.insert(
@@ -215,10 +223,17 @@ async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
     cancel.cancel();
     task.await.expect("clean stop");
     let after = reads.load(Ordering::SeqCst) - before;
-    assert!((9..=11).contains(&after), "ticks every second now: {after} in 10 s");
+    assert!(
+        (9..=11).contains(&after),
+        "ticks every second now: {after} in 10 s"
+    );
     let t = ticks.0.lock().expect("lock");
     let last = t.last().expect("ticks");
-    assert_eq!(last.assessment.status, Level::Warning, "CPU 50% is above the new 40%");
+    assert_eq!(
+        last.assessment.status,
+        Level::Warning,
+        "CPU 50% is above the new 40%"
+    );
     // The level history carried on: the change is a transition from ok, not a restart.
     let cpu_changes: Vec<_> = t
         .iter()
@@ -226,5 +241,8 @@ async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
         .filter(|tr| tr.item == "cpu")
         .map(|tr| (tr.previous, tr.level))
         .collect();
-    assert_eq!(cpu_changes, [(None, Level::Ok), (Some(Level::Ok), Level::Warning)]);
+    assert_eq!(
+        cpu_changes,
+        [(None, Level::Ok), (Some(Level::Ok), Level::Warning)]
+    );
 }
