@@ -1,5 +1,6 @@
 //! `check`: one sample, one assessment, a Nagios exit code.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -41,20 +42,27 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
             "items": assessment.items,
             "problems": snapshot.problems,
         });
-        println!("{out}");
+        // A reader that went away (`| head`) is not the check's failure: stop writing
+        // quietly and keep the exit code.
+        let _ = writeln!(std::io::stdout().lock(), "{out}");
     } else {
-        println!(
-            "HEADROOM {} - {} | {}",
-            assessment.status.as_str().to_uppercase(),
-            assessment.summary(),
-            perfdata(&assessment, &config.thresholds)
-        );
-        for i in &assessment.items {
-            println!("{}", item_line(i));
-        }
-        for p in &snapshot.problems {
-            println!("could not read {}: {}", p.source, p.message);
-        }
+        let _ = (|| -> std::io::Result<()> {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "HEADROOM {} - {} | {}",
+                assessment.status.as_str().to_uppercase(),
+                assessment.summary(),
+                perfdata(&assessment, &config.thresholds)
+            )?;
+            for i in &assessment.items {
+                writeln!(out, "{}", item_line(i))?;
+            }
+            for p in &snapshot.problems {
+                writeln!(out, "could not read {}: {}", p.source, p.message)?;
+            }
+            out.flush()
+        })();
     }
     assessment.status.exit_code() as u8
 }
