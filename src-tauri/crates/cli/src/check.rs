@@ -11,13 +11,33 @@ use serde_json::json;
 
 use crate::output::{item_line, perfdata};
 
-pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
+pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
     let config = match crate::load_config(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // Probes run while the host and the mail server are read.
+    let probes = if no_probe {
+        Vec::new()
+    } else {
+        start_probes(&config.probes)
+    };
     let mut snapshot = sample_once().await;
     sample_mta(&config.mta, &mut snapshot).await;
+    let mut book = headroom_engine::probe::ProbeBook::new();
+    for p in probes {
+        match p.await {
+            Ok(Ok(r)) => {
+                book.record(r);
+            }
+            Ok(Err(problem)) => snapshot.problems.push(problem),
+            Err(e) => snapshot.problems.push(SourceProblem {
+                source: "probe".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    snapshot.probes = book.statuses();
     let (assessment, _) = Assessor::new().assess(&snapshot, &config.thresholds);
     if json {
         let mta = snapshot.mta.as_ref();
@@ -40,6 +60,7 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
             }),
             "host": snapshot.host,
             "items": assessment.items,
+            "probes": snapshot.probes.iter().map(|p| &p.latest).collect::<Vec<_>>(),
             "problems": snapshot.problems,
         });
         // A reader that went away (`| head`) is not the check's failure: stop writing
@@ -58,6 +79,9 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
             for i in &assessment.items {
                 writeln!(out, "{}", item_line(i))?;
             }
+            for p in &snapshot.probes {
+                writeln!(out, "probe {}: {}", p.name, p.latest.summary())?;
+            }
             for p in &snapshot.problems {
                 writeln!(out, "could not read {}: {}", p.source, p.message)?;
             }
@@ -65,6 +89,30 @@ pub async fn run(config: Option<&Path>, json: bool, _no_probe: bool) -> u8 {
         })();
     }
     assessment.status.exit_code() as u8
+}
+
+type ProbeTask =
+    tokio::task::JoinHandle<Result<headroom_engine::probe::ProbeResult, SourceProblem>>;
+
+/// Starts one probe per configured target; a target that does not validate becomes a
+/// problem rather than a connection attempt.
+fn start_probes(targets: &[headroom_engine::config::ProbeTarget]) -> Vec<ProbeTask> {
+    targets
+        .iter()
+        .map(|t| {
+            let spec = headroom_engine::probe::ProbeSpec::from_target(t).validate();
+            let name = t.name.clone();
+            tokio::spawn(async move {
+                match spec {
+                    Ok(probe) => Ok(probe.run().await),
+                    Err(e) => Err(SourceProblem {
+                        source: format!("probe {name}"),
+                        message: e.to_string(),
+                    }),
+                }
+            })
+        })
+        .collect()
 }
 
 /// Reads the mail server once and, when mail is queued, lists the queue once for

@@ -23,14 +23,19 @@ fn perf_item(i: &Item, t: &Thresholds) -> Option<String> {
         Unit::Count | Unit::Load => "",
     };
     let (warn, crit) = t.for_item(&i.id);
+    // Thresholds of whole quantities (messages, bytes, processes) are whole numbers.
+    let whole = |v: f64| match info.unit {
+        Unit::Bytes | Unit::Count => v.round(),
+        _ => v,
+    };
     Some(match i.limit {
         Some(l) => format!(
             "{}={}{};{};{};0;{}",
             i.id,
             num(used),
             uom,
-            num(warn * l),
-            num(crit * l),
+            num(whole(warn * l)),
+            num(whole(crit * l)),
             num(l)
         ),
         None => format!("{}={}{};;;0;", i.id, num(used), uom),
