@@ -301,10 +301,13 @@ impl Assessor {
         let info = info(input.id)?;
         let series = self.series.entry(input.id).or_default();
         let Some(used) = input.used else {
-            // A gap: the trend before it may not hold after it.
-            series.clear();
+            // A reading missed (a slow source, a reload) is a gap in the series, not a
+            // zero; the trend around it still holds unless the gap grows long.
             return None;
         };
+        if series.back().is_some_and(|p| ts - p.ts > MAX_GAP_S) {
+            series.clear();
+        }
         series.push_back(Point {
             ts,
             used,

@@ -401,3 +401,31 @@ fn a_limit_that_shrinks_toward_the_use_is_forecast_like_a_rising_use() {
     }
     assert!(watch.expect("watch") <= 25);
 }
+
+#[test]
+fn a_missed_reading_is_a_gap_that_keeps_the_trend() {
+    let mut a = Assessor::new();
+    let t = Thresholds::default();
+    let mut forecasts = 0;
+    // The ramp of a_connection_ramp_is_watched_early…, with every fourth reading lost
+    // (the source took longer than its budget).
+    for s in 0..60u64 {
+        let snap = if s % 4 == 3 {
+            Snapshot {
+                mta: None,
+                problems: vec![SourceProblem {
+                    source: "mta".into(),
+                    message: "mail server sampling took longer than 0.8 s".into(),
+                }],
+                ..postfix_snap(s as f64, s / 3)
+            }
+        } else {
+            postfix_snap(s as f64, s / 3)
+        };
+        let (asmt, _) = a.assess(&snap, &t);
+        if item(&asmt, "smtpd_processes").forecast_s.is_some() {
+            forecasts += 1;
+        }
+    }
+    assert!(forecasts >= 20, "{forecasts} ticks with a forecast");
+}
