@@ -445,6 +445,7 @@ impl Lcg {
             .wrapping_add(3037000493))
     }
     /// Uniform in [0, 1).
+    #[allow(clippy::should_implement_trait)] // an endless generator, not an Iterator
     pub fn next(&mut self) -> f64 {
         self.0 = self
             .0
