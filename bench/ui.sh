@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd ui && npm run build >/dev/null)
-cargo build --release -p headroom -p headroom-tests --example ui_bench
+cargo build --release -p headroom
+cargo build --release -p headroom-tests --example ui_bench
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 target/release/examples/ui_bench > "$body"
