@@ -44,6 +44,9 @@ rust-build:
 
 rust-test:
 	$(CARGO) test --workspace --no-fail-fast
+	@# cargo test regenerated ui/src/bindings from the Rust types: they must match the commit.
+	@git diff --quiet -- ui/src/bindings && test -z "$$(git ls-files --others --exclude-standard ui/src/bindings)" || \
+	  { echo "ui/src/bindings is stale: the Rust types changed; commit the regenerated files"; git status --short ui/src/bindings; exit 1; }
 
 bench: deps-bench ui
 	$(CARGO) build --release -p headroom -p headroom-cli

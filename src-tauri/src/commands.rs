@@ -11,14 +11,16 @@ use crate::state::{AlertEntry, AppState, StateView, UiEvent};
 use headroom_engine::history::SampleBatch;
 
 /// Errors as the window sees them: `{kind, message}`.
-#[derive(Debug, Serialize, thiserror::Error)]
+#[derive(Debug, Serialize, thiserror::Error, ts_rs::TS)]
+#[ts(export)]
 #[error("{message}")]
 pub struct CommandError {
     pub kind: &'static str,
     pub message: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Initial {
     pub state: StateView,
     pub history: SampleBatch,

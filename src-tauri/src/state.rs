@@ -24,7 +24,8 @@ const ALERT_LOG_LEN: usize = 500;
 const PROBE_LOG_LEN: usize = 200;
 
 /// One alert log entry: a level transition or a snooze.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct AlertEntry {
     pub ts: Ts,
     pub kind: &'static str,
@@ -62,7 +63,8 @@ impl AlertEntry {
 }
 
 /// The window's view of the current state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct StateView {
     pub ts: Option<Ts>,
     pub status: Level,
@@ -83,7 +85,8 @@ pub struct StateView {
 }
 
 /// Everything the window hears after subscribing, in order, through one channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UiEvent {
     /// A tick: the new state and its chart samples.

@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// The class of an SMTP reply or connection outcome. Names are a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     Ok,
@@ -68,7 +71,10 @@ impl std::fmt::Display for Class {
 }
 
 /// Who said it: a remote server about our outbound mail, or our server to a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Remote,
@@ -85,7 +91,8 @@ impl Side {
 }
 
 /// An SMTP reply: all lines joined with a space, `NNN-x.y.z ` / `NNN ` prefixes removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Reply {
     pub code: u16,
     pub enhanced: Option<String>,

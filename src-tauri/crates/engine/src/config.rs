@@ -77,7 +77,8 @@ pub struct MtaConfig {
     pub config_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     #[default]
@@ -86,7 +87,8 @@ pub enum TlsMode {
     Implicit,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbeTarget {
     pub name: String,

@@ -31,7 +31,8 @@ pub const LIMIT_NAMES: &[&str] = &[
     "maximal_backoff_time",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Explanation {
     pub code: Option<u16>,
     pub enhanced: Option<String>,

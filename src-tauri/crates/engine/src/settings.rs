@@ -15,7 +15,8 @@ use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 use crate::config::{self, Config, ProbeTarget, TlsMode};
 
 /// What the settings screen shows and sends back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Settings {
     pub interval_secs: f64,
     pub warn_ratio: f64,
@@ -41,7 +42,8 @@ impl Settings {
 }
 
 /// A refused setting: which field (`thresholds.warn_ratio`, `probe[1].port`) and why.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error, ts_rs::TS)]
+#[ts(export)]
 #[error("{field}: {message}")]
 pub struct SettingsError {
     pub field: String,

@@ -24,13 +24,15 @@ pub struct Snapshot {
     pub problems: Vec<SourceProblem>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct SourceProblem {
     pub source: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct HostSample {
     /// Whole-machine CPU busy percentage since the previous sample (0–100).
     pub cpu_percent: Option<f64>,
@@ -42,7 +44,8 @@ pub struct HostSample {
     pub disks: Vec<DiskIoSample>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct MemorySample {
     pub total_bytes: u64,
     /// Total minus available (what the kernel could not hand out without swapping).
@@ -51,7 +54,8 @@ pub struct MemorySample {
     pub swap_used_bytes: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct FilesystemSample {
     pub mount_point: String,
     pub device: String,
@@ -64,7 +68,8 @@ pub struct FilesystemSample {
     pub free_inodes: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct DiskIoSample {
     pub device: String,
     /// Share of wall time the device had I/O in flight since the previous sample (0–100).

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 /// How close an item is to its limit. The derived order is "how bad": the overall
 /// level is the maximum, and `unknown` (we could not read it) outranks `watch` and
 /// `ok` but never hides a real warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Ok,

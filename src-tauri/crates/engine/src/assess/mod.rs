@@ -23,7 +23,8 @@ use crate::config::Thresholds;
 use crate::snapshot::{Snapshot, Ts};
 
 /// One headroom item as shown everywhere (JSON field names are a contract).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Item {
     pub id: String,
     pub used: Option<f64>,
@@ -45,7 +46,8 @@ pub struct ItemInput {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Assessment {
     pub ts: Ts,
     pub status: Level,

@@ -11,7 +11,8 @@ use crate::assess::Assessment;
 use crate::snapshot::{Snapshot, Ts};
 
 /// Samples in columns, as sent to charts: `series[name][i]` belongs to `ts[i]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SampleBatch {
     pub ts: Vec<Ts>,
     pub series: BTreeMap<String, Vec<Option<f64>>>,

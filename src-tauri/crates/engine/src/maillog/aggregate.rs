@@ -109,7 +109,8 @@ impl Destination {
 }
 
 /// The latest failure seen for a destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Example {
     pub ts: Ts,
     pub class: Class,
@@ -122,7 +123,8 @@ pub struct Example {
 }
 
 /// Lines read and lines skipped, for the source's health.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SourceStats {
     pub lines: u64,
     pub failures: u64,
@@ -132,14 +134,16 @@ pub struct SourceStats {
     pub skipped_too_long: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ClassCount {
     pub class: Class,
     pub count: u32,
 }
 
 /// One destination (a recipient domain or a relay) for the destinations panel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct DestinationReport {
     pub name: String,
     /// Failures per class within the window, non-zero classes only, most first.
@@ -157,7 +161,8 @@ pub struct DestinationReport {
 }
 
 /// What the destinations panel shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct MaillogReport {
     pub window_s: f64,
     /// Recipient domains with failures in the window, most failures first.

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::snapshot::Ts;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct MtaSample {
     /// postfix | exim | opensmtpd | sendmail
     pub kind: String,
@@ -31,7 +32,8 @@ pub struct MtaSample {
 
 /// One listening service that accepts SMTP (an smtpd service of master.cf, the Exim
 /// daemon, …) with its limit and current use.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct ServiceSample {
     pub name: String,
     /// smtpd, postscreen, exim, …
@@ -58,7 +60,8 @@ pub struct ServiceSample {
     pub top_limited_peer_connections: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct QueueCounts {
     pub maildrop: Option<u64>,
     pub incoming: Option<u64>,
@@ -89,7 +92,8 @@ impl QueueCounts {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct QueueFs {
     pub path: String,
     pub total_bytes: u64,
@@ -99,14 +103,16 @@ pub struct QueueFs {
     pub free_inodes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct Counted {
     pub key: String,
     pub count: u64,
 }
 
 /// One full listing of the queue (`postqueue -j`, `exim -bp`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct QueueDetails {
     /// When the listing finished.
     pub sampled_at: Ts,

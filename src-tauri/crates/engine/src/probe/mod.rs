@@ -33,7 +33,8 @@ pub use spec::{Probe, ProbeError, ProbeSpec};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
 
 /// How a probe ended. Names are a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
@@ -84,7 +85,10 @@ impl fmt::Display for Outcome {
 }
 
 /// Where the dialogue stopped (or, in `timings_ms`, which step a figure measures).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Connect,
@@ -200,7 +204,8 @@ pub fn round_ms(ms: f64) -> f64 {
 }
 
 /// One probe's result. The first seven fields are the `probe --json` contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ProbeResult {
     /// `host:port` as dialled (`[::1]:25` for IPv6).
     pub target: String,
@@ -209,6 +214,8 @@ pub struct ProbeResult {
     /// The last reply received, or `None` when the server said nothing usable.
     pub reply: Option<Reply>,
     pub class: Class,
+    /// Milliseconds per phase, in dialogue order.
+    #[ts(type = "Record<string, number>")]
     pub timings_ms: Timings,
     #[serde(serialize_with = "ser_ms")]
     pub total_ms: f64,

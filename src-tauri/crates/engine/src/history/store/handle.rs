@@ -22,7 +22,8 @@ use crate::snapshot::Ts;
 const RETRY_AFTER_S: f64 = 60.0;
 
 /// What the window shows about the history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct HistoryStatus {
     /// `[history] enabled`.
     pub enabled: bool,
