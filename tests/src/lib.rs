@@ -10,6 +10,6 @@ pub mod load;
 pub mod opensmtpd;
 pub mod peers;
 pub mod postfix;
-pub mod probe_postfix;
+pub mod postgrey;
 pub mod sendmail;
 pub mod webdriver;

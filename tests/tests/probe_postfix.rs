@@ -7,7 +7,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use headroom_engine::probe::{Class, Outcome, Phase, ProbeResult, ProbeSpec};
-use headroom_tests::probe_postfix::{unavailable, Postfix, Postgrey};
+use headroom_tests::postfix::{unavailable, Instance, Options};
+use headroom_tests::postgrey::Postgrey;
 
 fn spec(port: u16) -> ProbeSpec {
     let mut s = ProbeSpec::new("127.0.0.1", port);
@@ -31,12 +32,16 @@ fn expect(r: &ProbeResult, outcome: Outcome, phase: Phase, class: Class) {
 }
 
 /// Starts Postfix or says why these tests cannot run here.
-fn postfix(params: &[&str]) -> Option<Postfix> {
+fn postfix(params: &[&str]) -> Option<Instance> {
     if let Some(why) = unavailable() {
         eprintln!("skipped: {why}");
         return None;
     }
-    Some(Postfix::start(params).unwrap_or_else(|e| panic!("cannot start Postfix: {e}")))
+    let options = Options {
+        params,
+        ..Options::default()
+    };
+    Some(Instance::start(&options).unwrap_or_else(|e| panic!("cannot start Postfix: {e}")))
 }
 
 #[tokio::test]
