@@ -311,10 +311,12 @@ pub fn dump(lines: &[Value]) -> String {
         .join("\n")
 }
 
-/// The TOML of a watch on a private Postfix instance, with `extra` appended.
-pub fn postfix_config(etc: &Path, interval_s: f64, extra: &str) -> String {
+/// The TOML of a watch on a private Postfix instance that also probes it every 5 s (as
+/// an admin would; without a `[[probe]]` the default would probe 127.0.0.1:25).
+pub fn postfix_config(etc: &Path, port: u16, interval_s: f64) -> String {
     format!(
-        "[monitor]\ninterval_secs = {interval_s}\n\n[mta]\nkind = \"postfix\"\nconfig_dir = \"{}\"\n\n{extra}\n",
+        "[monitor]\ninterval_secs = {interval_s}\n\n[mta]\nkind = \"postfix\"\nconfig_dir = \"{}\"\n\n\
+         [[probe]]\nname = \"instance\"\nhost = \"127.0.0.1\"\nport = {port}\ninterval_secs = 5\ntimeout_secs = 5\n",
         etc.display()
     )
 }
@@ -329,6 +331,9 @@ pub enum Refusal {
     NoBanner,
     /// A reply that is not the one wanted (421 at the banner, 452 at MAIL FROM, …).
     Reply(String),
+    /// A command got no reply within the session's reply wait (the server is stuck,
+    /// e.g. cleanup retrying a queue file it cannot create).
+    NoReply(String),
     /// The connection failed or broke.
     Io(String),
 }
@@ -338,6 +343,7 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::NoBanner => f.write_str("connected, no banner"),
             Refusal::Reply(r) => write!(f, "{r}"),
+            Refusal::NoReply(cmd) => write!(f, "no reply to {cmd}"),
             Refusal::Io(e) => write!(f, "{e}"),
         }
     }
@@ -376,6 +382,21 @@ impl Session {
         Ok(s)
     }
 
+    /// How long a command waits for its reply before it counts as [`Refusal::NoReply`].
+    pub fn set_reply_wait(&mut self, wait: Duration) {
+        let _ = self.stream.set_read_timeout(Some(wait));
+    }
+
+    fn reply_to(&mut self, cmd: &str) -> Result<String, Refusal> {
+        self.reply().map_err(|e| {
+            if e.contains("timed out") || e.contains("temporarily unavailable") {
+                Refusal::NoReply(cmd.split(':').next().unwrap_or(cmd).to_string())
+            } else {
+                Refusal::Io(e)
+            }
+        })
+    }
+
     /// Reads one reply; returns its last line.
     fn reply(&mut self) -> Result<String, String> {
         for _ in 0..100 {
@@ -397,7 +418,7 @@ impl Session {
     /// Sends one command; a reply other than `expect` (its first digit) is a refusal.
     pub fn command(&mut self, cmd: &str, expect: char) -> Result<String, Refusal> {
         write!(self.stream, "{cmd}\r\n").map_err(|e| Refusal::Io(e.to_string()))?;
-        let r = self.reply().map_err(Refusal::Io)?;
+        let r = self.reply_to(cmd)?;
         if r.starts_with(expect) {
             Ok(r)
         } else {
@@ -422,7 +443,7 @@ impl Session {
         self.stream
             .write_all(body.as_bytes())
             .map_err(|e| Refusal::Io(e.to_string()))?;
-        let r = self.reply().map_err(Refusal::Io)?;
+        let r = self.reply_to("end of DATA")?;
         if r.starts_with('2') {
             Ok(())
         } else {
@@ -468,7 +489,9 @@ pub struct SmtpServer {
     busy: Arc<AtomicBool>,
     /// Unix times (as f64 bits) at which a 421 was sent, the first 1000.
     refusals: Arc<Mutex<Vec<f64>>>,
+    /// Messages accepted.
     pub accepted: Arc<AtomicU64>,
+    sessions: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -481,11 +504,13 @@ impl SmtpServer {
         let busy = Arc::new(AtomicBool::new(false));
         let refusals: Arc<Mutex<Vec<f64>>> = Arc::default();
         let accepted = Arc::new(AtomicU64::new(0));
-        let (s, b, r, a) = (
+        let sessions = Arc::new(AtomicU64::new(0));
+        let (s, b, r, a, n) = (
             stop.clone(),
             busy.clone(),
             refusals.clone(),
             accepted.clone(),
+            sessions.clone(),
         );
         let thread = std::thread::spawn(move || {
             let end = Instant::now() + Duration::from_secs(900);
@@ -505,6 +530,7 @@ impl SmtpServer {
                             }
                             continue;
                         }
+                        n.fetch_add(1, Ordering::Relaxed);
                         let a = a.clone();
                         std::thread::spawn(move || {
                             let _ = accept_all(sock, &a);
@@ -523,6 +549,7 @@ impl SmtpServer {
             busy,
             refusals,
             accepted,
+            sessions,
             thread: Some(thread),
         }
     }
@@ -530,6 +557,11 @@ impl SmtpServer {
     /// From now on every new connection gets a 421 at the banner.
     pub fn turn_busy(&self) {
         self.busy.store(true, Ordering::Relaxed);
+    }
+
+    /// Connections served with a banner (not refused).
+    pub fn accepted_sessions(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
     }
 
     /// When each 421 was sent.

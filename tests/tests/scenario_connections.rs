@@ -25,7 +25,7 @@ fn sessions_ramping_to_maxproc_are_foreseen_before_a_client_gets_no_banner() {
         ..Default::default()
     })
     .expect("private postfix starts");
-    let watch = Watch::start(&postfix_config(&pf.etc, INTERVAL_S, ""));
+    let watch = Watch::start(&postfix_config(&pf.etc, pf.port, INTERVAL_S));
     let recorder = Recorder::start(&pf.etc, Duration::from_secs_f64(INTERVAL_S));
     let ramp_start = now();
     let mut held = Vec::new();

@@ -53,7 +53,7 @@ fn a_filling_queue_filesystem_is_foreseen_before_mail_from_gets_452() {
     } else {
         ((room / 25).max(1 << 20), Duration::from_secs(4))
     };
-    let watch = Watch::start(&postfix_config(&pf.etc, INTERVAL_S, ""));
+    let watch = Watch::start(&postfix_config(&pf.etc, pf.port, INTERVAL_S));
     let recorder = Recorder::start(&pf.etc, Duration::from_secs_f64(INTERVAL_S));
     let ramp_start = now();
     let mut failure = None;
