@@ -10,10 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use headroom_engine::assess::{Assessment, Level};
-use headroom_engine::history::{Retention, SampleBatch, Store};
+use headroom_engine::history::{Retention, Store};
 use headroom_engine::monitor::Tick;
-use headroom_engine::snapshot::Snapshot;
 use headroom_tests::bins::{bin, wait_for};
 use headroom_tests::desktop::Desktop;
 use headroom_tests::webdriver::Driver;
@@ -41,29 +39,13 @@ fn fill_day(path: &std::path::Path) {
     let end = now().floor();
     for i in 0..86_400u64 {
         let ts = end - 86_400.0 + i as f64;
-        let t = Tick {
-            snapshot: Snapshot {
-                ts,
-                ..Default::default()
-            },
-            assessment: Assessment {
-                ts,
-                status: Level::Ok,
-                items: Vec::new(),
-            },
-            transitions: Vec::new(),
-            samples: SampleBatch {
-                ts: vec![ts],
-                series: SERIES
-                    .iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        let v = ((i as f64 / 600.0).sin() + 1.0) * 20.0 + k as f64 * 5.0;
-                        (n.to_string(), vec![Some(v)])
-                    })
-                    .collect(),
-            },
-        };
+        let t = Tick::of_samples(
+            ts,
+            SERIES.iter().enumerate().map(|(k, n)| {
+                let v = ((i as f64 / 600.0).sin() + 1.0) * 20.0 + k as f64 * 5.0;
+                (n.to_string(), Some(v))
+            }),
+        );
         store.write_tick(&t).unwrap();
     }
 }

@@ -8,10 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use headroom_engine::assess::{Assessment, Level};
-use headroom_engine::history::{Resolution, Retention, SampleBatch, Store};
+use headroom_engine::history::{Resolution, Retention, Store};
 use headroom_engine::monitor::Tick;
-use headroom_engine::snapshot::Snapshot;
 use headroom_tests::bins::{bin, wait_for};
 
 const METRICS: usize = 30;
@@ -20,24 +18,10 @@ const CHILD_ENV: &str = "HEADROOM_HISTORY_CRASH_CHILD";
 
 fn tick(i: u64) -> Tick {
     let ts = T0 + i as f64;
-    Tick {
-        snapshot: Snapshot {
-            ts,
-            ..Default::default()
-        },
-        assessment: Assessment {
-            ts,
-            status: Level::Ok,
-            items: Vec::new(),
-        },
-        transitions: Vec::new(),
-        samples: SampleBatch {
-            ts: vec![ts],
-            series: (0..METRICS)
-                .map(|m| (format!("m{m:02}"), vec![Some(i as f64)]))
-                .collect(),
-        },
-    }
+    Tick::of_samples(
+        ts,
+        (0..METRICS).map(|m| (format!("m{m:02}"), Some(i as f64))),
+    )
 }
 
 /// The child of `kill_9_mid_write_loses_at_most_the_last_tick`: writes ticks as fast

@@ -5,33 +5,17 @@
 use std::path::Path;
 use std::process::Command;
 
-use headroom_engine::assess::{Assessment, Level};
 use headroom_engine::config::HistoryConfig;
-use headroom_engine::history::{History, SampleBatch};
+use headroom_engine::history::History;
 use headroom_engine::monitor::Tick;
-use headroom_engine::snapshot::Snapshot;
 
 const T0: f64 = 1_800_000_000.0;
 
 fn tick(ts: f64, metrics: usize) -> Tick {
-    Tick {
-        snapshot: Snapshot {
-            ts,
-            ..Default::default()
-        },
-        assessment: Assessment {
-            ts,
-            status: Level::Ok,
-            items: Vec::new(),
-        },
-        transitions: Vec::new(),
-        samples: SampleBatch {
-            ts: vec![ts],
-            series: (0..metrics)
-                .map(|m| (format!("a_rather_long_metric_name_{m:05}"), vec![Some(1.0)]))
-                .collect(),
-        },
-    }
+    Tick::of_samples(
+        ts,
+        (0..metrics).map(|m| (format!("a_rather_long_metric_name_{m:05}"), Some(1.0))),
+    )
 }
 
 /// A private tmpfs, unmounted on drop.

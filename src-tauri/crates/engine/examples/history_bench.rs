@@ -10,42 +10,24 @@
 use std::path::Path;
 use std::time::Instant;
 
-use headroom_engine::assess::{Assessment, Level};
-use headroom_engine::history::{Resolution, Retention, SampleBatch, Store};
+use headroom_engine::history::{Resolution, Retention, Store};
 use headroom_engine::monitor::Tick;
-use headroom_engine::snapshot::Snapshot;
 
 const T0: f64 = 1_800_000_000.0;
 
 fn tick(ts: f64, names: &[String], i: u64) -> Tick {
-    Tick {
-        snapshot: Snapshot {
-            ts,
-            ..Default::default()
-        },
-        assessment: Assessment {
-            ts,
-            status: Level::Ok,
-            items: Vec::new(),
-        },
-        transitions: Vec::new(),
-        samples: SampleBatch {
-            ts: vec![ts],
-            series: names
-                .iter()
-                .enumerate()
-                .map(|(k, n)| {
-                    // Every 50th reading of one series is a gap, as when a source fails.
-                    let v = if k == 0 && i.is_multiple_of(50) {
-                        None
-                    } else {
-                        Some((i % 1000) as f64 * 0.1 + k as f64)
-                    };
-                    (n.clone(), vec![v])
-                })
-                .collect(),
-        },
-    }
+    Tick::of_samples(
+        ts,
+        names.iter().enumerate().map(|(k, n)| {
+            // Every 50th reading of one series is a gap, as when a source fails.
+            let v = if k == 0 && i.is_multiple_of(50) {
+                None
+            } else {
+                Some((i % 1000) as f64 * 0.1 + k as f64)
+            };
+            (n.clone(), v)
+        }),
+    )
 }
 
 fn names(n: usize) -> Vec<String> {

@@ -28,6 +28,29 @@ pub struct Tick {
     pub samples: SampleBatch,
 }
 
+impl Tick {
+    /// A tick that carries only chart samples (no readings, no items, level ok): what
+    /// the history store's tests and benchmarks feed it.
+    pub fn of_samples(ts: Ts, samples: impl IntoIterator<Item = (String, Option<f64>)>) -> Tick {
+        Tick {
+            snapshot: Snapshot {
+                ts,
+                ..Default::default()
+            },
+            assessment: Assessment {
+                ts,
+                status: crate::assess::Level::Ok,
+                items: Vec::new(),
+            },
+            transitions: Vec::new(),
+            samples: SampleBatch {
+                ts: vec![ts],
+                series: samples.into_iter().map(|(k, v)| (k, vec![v])).collect(),
+            },
+        }
+    }
+}
+
 /// Where ticks go: the UI bridge, the tray, the notifier, the history store, the CLI.
 pub trait Sink: Send {
     fn on_tick(&mut self, tick: &Tick);

@@ -5,36 +5,17 @@
 use std::path::Path;
 
 use super::*;
-use crate::assess::{Assessment, Level, Transition};
+use crate::assess::{Level, Transition};
 use crate::classify::{Class, Reply};
 use crate::config::HistoryConfig;
 use crate::monitor::Tick;
 use crate::probe::{Outcome, Phase, ProbeResult, ProbeStatus, Timings};
-use crate::snapshot::Snapshot;
 
 /// A day boundary, so minutes and hours line up with the tick index.
 const T0: f64 = 1_699_920_000.0;
 
 fn tick(ts: f64, values: &[(&str, Option<f64>)]) -> Tick {
-    Tick {
-        snapshot: Snapshot {
-            ts,
-            ..Default::default()
-        },
-        assessment: Assessment {
-            ts,
-            status: Level::Ok,
-            items: Vec::new(),
-        },
-        transitions: Vec::new(),
-        samples: SampleBatch {
-            ts: vec![ts],
-            series: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), vec![*v]))
-                .collect(),
-        },
-    }
+    Tick::of_samples(ts, values.iter().map(|(k, v)| (k.to_string(), *v)))
 }
 
 fn open(dir: &Path, retention: Retention) -> Store {
