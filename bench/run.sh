@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 bench/host_cost.py
-for b in bench/classify.sh bench/queue_count.sh bench/probe.sh bench/history.sh bench/ui.sh; do
+for b in bench/classify.sh bench/queue_count.sh bench/probe.sh bench/history.sh bench/ui.sh bench/leadtime.sh; do
   if [ -x "$b" ]; then
     echo "==> $b"
     "$b"
