@@ -41,6 +41,22 @@ fn build_monitor(config: &Config, state: &AppState) -> Monitor {
     monitor
 }
 
+/// Shows the dashboard, creating its window when there is none.
+pub fn open_dashboard<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
+    if let Some(w) = app.get_webview_window("main") {
+        w.show()?;
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+        return Ok(());
+    }
+    WebviewWindowBuilder::new(app, "main", WebviewUrl::default())
+        .title("Headroom")
+        .inner_size(1180.0, 820.0)
+        .min_inner_size(720.0, 480.0)
+        .build()?;
+    Ok(())
+}
+
 pub struct Options {
     pub config_path: Option<PathBuf>,
     pub hidden: bool,
@@ -92,12 +108,6 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
         ])
         .setup(move |app| {
             let state = setup_state;
-            WebviewWindowBuilder::new(app, "main", WebviewUrl::default())
-                .title("Headroom")
-                .inner_size(1180.0, 820.0)
-                .min_inner_size(720.0, 480.0)
-                .visible(!hidden)
-                .build()?;
             let tray = match tray::create(app.handle(), &state) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -106,11 +116,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                     None
                 }
             };
-            if hidden && tray.is_none() {
-                // Nothing to click on: show the window after all.
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.show();
-                }
+            // Without a tray there is nothing to click on: the window opens after all.
+            if !hidden || tray.is_none() {
+                open_dashboard(app.handle())?;
             }
             let config = state.config();
             let history = headroom_engine::history::History::open(&config.history);
@@ -145,13 +153,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             Ok(())
         })
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                let state = window.state::<Arc<AppState>>();
-                // With a tray the window only hides; without one, closing quits.
-                if state.tray_available() {
-                    api.prevent_close();
-                    let _ = window.hide();
-                }
+            // Closing the window destroys its webview (WebKit's processes take some
+            // 400 MiB even when hidden); the tray opens a fresh one. The window's
+            // channels die with it.
+            if let WindowEvent::Destroyed = event {
+                window.state::<Arc<AppState>>().drop_subscribers();
             }
         })
         .build(tauri::generate_context!());
@@ -162,9 +168,13 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             std::process::exit(1);
         }
     };
-    app.run(move |_handle, event| {
-        if let RunEvent::Exit = event {
-            state.cancel.cancel();
+    app.run(move |_handle, event| match event {
+        // The last window closed: with a tray Headroom keeps watching; without one,
+        // closing the window quits. Quit from the menu (exit code set) always quits.
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() && state.tray_available() => {
+            api.prevent_exit();
         }
+        RunEvent::Exit => state.cancel.cancel(),
+        _ => {}
     });
 }

@@ -305,6 +305,11 @@ impl AppState {
         }
     }
 
+    /// The window closed: its channels lead nowhere now.
+    pub fn drop_subscribers(&self) {
+        lock(&self.subscribers).clear();
+    }
+
     pub fn subscribe(&self, ch: Channel<UiEvent>) {
         lock(&self.subscribers).push(ch);
     }

@@ -7,7 +7,7 @@ use headroom_engine::assess::Level;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 
 use crate::state::AppState;
 
@@ -132,9 +132,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
 }
 
 pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
+    if let Err(e) = crate::open_dashboard(app) {
+        tracing::warn!("cannot open the dashboard: {e}");
     }
 }

@@ -57,13 +57,14 @@ impl Drop for BusWatch {
 
 /// Starts the app with `config`; its log goes to `app.log` in the desktop's folder
 /// (a file, not a pipe nobody reads, so the app can never block on it).
-fn start_app(desktop: &Desktop, config: &str) -> (Child, std::path::PathBuf) {
+fn start_app(desktop: &Desktop, config: &str, extra: &[&str]) -> (Child, std::path::PathBuf) {
     let cfg = desktop.dir().join("config.toml");
     std::fs::write(&cfg, config).expect("config");
     let log = desktop.dir().join("app.log");
     let child = desktop
         .command(bin("headroom"))
         .args(["--config", cfg.to_str().expect("utf-8 path")])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
@@ -93,7 +94,8 @@ fn a_standing_warning_is_notified_exactly_once() {
     let mut desktop = Desktop::start();
     desktop.start_notification_server();
     let watch = BusWatch::start(&desktop);
-    let (mut app, _) = start_app(&desktop, CPU_ALWAYS_WARNING);
+    // In the tray alone (no window, no WebKit): monitoring and notifications go on.
+    let (mut app, _) = start_app(&desktop, CPU_ALWAYS_WARNING, &["--hidden"]);
 
     let first = wait_for(Duration::from_secs(90), || {
         let n = watch.headroom_notifications();
@@ -120,7 +122,7 @@ fn a_standing_warning_is_notified_exactly_once() {
 #[test]
 fn no_notification_server_is_a_logged_warning_not_a_crash() {
     let desktop = Desktop::start();
-    let (mut app, log_path) = start_app(&desktop, CPU_ALWAYS_WARNING);
+    let (mut app, log_path) = start_app(&desktop, CPU_ALWAYS_WARNING, &[]);
     // Wait for the warning to be tried (the first tick comes within a second or two).
     wait_for(Duration::from_secs(60), || {
         std::fs::read_to_string(&log_path)
