@@ -30,4 +30,9 @@ details: QueueDetails | null,
  * Things the user should know that are not failures ("queue directories not
  * readable: counts come from postqueue -j every 60 s").
  */
-notes: Array<string>, };
+notes: Array<string>, 
+/**
+ * The load average above which the server refuses mail, and the parameter that
+ * sets it (Exim's `smtp_load_reserve`, Sendmail's `RefuseLA`): the load item's limit.
+ */
+refuse_load: [number, string] | null, };

@@ -143,6 +143,9 @@ pub struct Thresholds {
     pub items: BTreeMap<String, ItemThresholds>,
     /// A probe dialogue slower than this is at its limit (`probe_latency`).
     pub probe_latency_budget_ms: f64,
+    /// How old the oldest queued message may get before it counts against its limit;
+    /// without it the limit is the server's own maximal_queue_lifetime.
+    pub oldest_message_budget_hours: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -155,6 +158,7 @@ impl Default for Thresholds {
             min_dwell_secs: 60.0,
             items: BTreeMap::new(),
             probe_latency_budget_ms: 5000.0,
+            oldest_message_budget_hours: None,
         }
     }
 }
@@ -371,6 +375,9 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 t.hysteresis
             ),
         ));
+    }
+    if let Some(h) = t.oldest_message_budget_hours {
+        positive(h, vec![k("thresholds"), k("oldest_message_budget_hours")])?;
     }
     non_negative(t.min_dwell_secs, vec![k("thresholds"), k("min_dwell_secs")])?;
     for id in t.items.keys() {

@@ -185,7 +185,7 @@ impl Assessor {
         self.last_ts = Some(ts);
 
         let mut inputs = host_items::items(snap);
-        inputs.extend(mta_items::items(snap));
+        inputs.extend(mta_items::items(snap, t));
         inputs.extend(probe_items::items(snap, t));
         // With no delivery attempts in the window there is nothing to be throttled.
         if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {

@@ -8,7 +8,7 @@ use crate::assess::format_bytes;
 use crate::mta::{MtaSample, ServiceSample};
 use crate::snapshot::Snapshot;
 
-pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
+pub fn items(snap: &Snapshot, t: &crate::config::Thresholds) -> Vec<ItemInput> {
     let Some(m) = &snap.mta else {
         return match snap.problems.iter().find(|p| p.source == "mta") {
             Some(p) => vec![unknown("smtpd_processes", p.message.clone())],
@@ -23,7 +23,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
     }
     out.extend(queue_disk(m));
     out.extend(queue_inodes(m));
-    out.extend(queues(m));
+    out.extend(queues(m, t.oldest_message_budget_hours.map(|h| h * 3600.0)));
     out
 }
 
@@ -278,7 +278,7 @@ fn queue_inodes(m: &MtaSample) -> Option<ItemInput> {
     })
 }
 
-fn queues(m: &MtaSample) -> Vec<ItemInput> {
+fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
     let mut out = Vec::new();
     let Some(q) = &m.queue else {
         let why = m
@@ -343,7 +343,17 @@ fn queues(m: &MtaSample) -> Vec<ItemInput> {
             detail,
         });
     }
-    if let (Some(age), Some(lim)) = (q.oldest_age_s, limit(m, "maximal_queue_lifetime")) {
+    // A budget of the admin's own ("no mail older than 4 h") comes before the server's
+    // maximal_queue_lifetime, the point where mail is bounced.
+    if let (Some(age), Some(budget)) = (q.oldest_age_s, oldest_budget_s) {
+        out.push(ItemInput {
+            id: "oldest_message",
+            used: Some(age),
+            limit: Some(budget),
+            detail: "arrival time of the oldest queued message vs [thresholds] oldest_message_budget_hours"
+                .into(),
+        });
+    } else if let (Some(age), Some(lim)) = (q.oldest_age_s, limit(m, "maximal_queue_lifetime")) {
         out.push(ItemInput {
             id: "oldest_message",
             used: Some(age),
@@ -372,6 +382,7 @@ fn files_per_deferred_message(kind: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Thresholds;
     use crate::mta::{QueueCounts, QueueFs};
 
     fn postfix() -> MtaSample {
@@ -435,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_running_postfix_gives_every_item_its_own_limit() {
-        let v = items(&snap(postfix()));
+        let v = items(&snap(postfix()), &Thresholds::default());
         assert_eq!(find(&v, "smtpd_processes").limit, Some(10.0));
         assert_eq!(find(&v, "client_connections").used, Some(4.0));
         assert_eq!(find(&v, "client_connections").limit, Some(4.0));
@@ -455,7 +466,7 @@ mod tests {
         m.running = false;
         m.notes
             .push("mail system is down: no Postfix master process".into());
-        let v = items(&snap(m));
+        let v = items(&snap(m), &Thresholds::default());
         let p = find(&v, "smtpd_processes");
         assert_eq!(p.used, p.limit);
         assert!(p.detail.starts_with("mail system is down"));
@@ -467,7 +478,7 @@ mod tests {
         m.limits.insert("queue_space_threshold".into(), None);
         m.services[0].process_limit = None;
         m.services[0].limit_source = "unreadable maxproc \"x\"".into();
-        let v = items(&snap(m));
+        let v = items(&snap(m), &Thresholds::default());
         assert_eq!(find(&v, "queue_disk").limit, None);
         assert!(find(&v, "queue_disk").detail.contains("cannot be read"));
         assert_eq!(find(&v, "smtpd_processes").limit, None);
@@ -481,7 +492,7 @@ mod tests {
         let mut m = postfix();
         m.limits
             .insert("smtpd_client_connection_count_limit".into(), Some(0));
-        let v = items(&snap(m));
+        let v = items(&snap(m), &Thresholds::default());
         assert_eq!(find(&v, "client_connections").limit, Some(10.0));
     }
 
@@ -490,8 +501,31 @@ mod tests {
         let mut m = postfix();
         m.limits
             .insert("queue_space_threshold".into(), Some(2_000_000_000));
-        let v = items(&snap(m));
+        let v = items(&snap(m), &Thresholds::default());
         let d = find(&v, "queue_disk");
         assert!(d.used.unwrap_or(0.0) / d.limit.unwrap_or(f64::MAX) >= 1.0);
+    }
+
+    #[test]
+    fn an_oldest_message_budget_replaces_the_queue_lifetime() {
+        let mut m = postfix();
+        if let Some(q) = m.queue.as_mut() {
+            q.oldest_age_s = Some(3.0 * 3600.0);
+        }
+        let t = Thresholds {
+            oldest_message_budget_hours: Some(4.0),
+            ..Thresholds::default()
+        };
+        let v = items(&snap(m), &t);
+        let i = v
+            .iter()
+            .find(|i| i.id == "oldest_message")
+            .expect("oldest_message");
+        assert_eq!(i.limit, Some(4.0 * 3600.0));
+        assert!(
+            i.detail.contains("oldest_message_budget_hours"),
+            "{}",
+            i.detail
+        );
     }
 }

@@ -244,8 +244,12 @@ impl MtaSource for Exim {
         s.limits.insert("smtp_accept_max_per_host".into(), per_host);
         s.limits
             .insert("queue_only_load".into(), num("queue_only_load"));
-        s.limits
-            .insert("smtp_load_reserve".into(), num("smtp_load_reserve"));
+        // Exim prints loads with decimals (`smtp_load_reserve = 3.5`); empty when unset.
+        s.refuse_load = opts
+            .get("smtp_load_reserve")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|l| *l >= 0.0)
+            .map(|l| (l, "smtp_load_reserve".to_string()));
         s.limits
             .insert("check_spool_space".into(), num("check_spool_space"));
         s.limits

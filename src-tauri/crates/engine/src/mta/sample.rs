@@ -28,6 +28,10 @@ pub struct MtaSample {
     /// Things the user should know that are not failures ("queue directories not
     /// readable: counts come from postqueue -j every 60 s").
     pub notes: Vec<String>,
+    /// The load average above which the server refuses mail, and the parameter that
+    /// sets it (Exim's `smtp_load_reserve`, Sendmail's `RefuseLA`): the load item's limit.
+    #[serde(default)]
+    pub refuse_load: Option<(f64, String)>,
 }
 
 /// One listening service that accepts SMTP (an smtpd service of master.cf, the Exim

@@ -105,6 +105,7 @@ impl MtaSource for Sendmail {
             num("ConnectionRateThrottle"),
         );
         s.limits.insert("RefuseLA".into(), num("RefuseLA"));
+        s.refuse_load = num("RefuseLA").map(|l| (l as f64, "RefuseLA".to_string()));
         s.limits.insert("QueueLA".into(), num("QueueLA"));
         s.limits
             .insert("MaxMessageSize".into(), num("MaxMessageSize"));
