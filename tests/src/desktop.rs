@@ -162,43 +162,47 @@ fn set_mode_700(p: &Path) {
     let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
 }
 
-/// Starts Xvfb on the first display number that is free, retrying on a lost race with
-/// another test.
+/// Starts Xvfb on a display it picks itself (`-displayfd`): the X server takes the
+/// lock atomically, so tests starting at the same moment can never share a display
+/// (and one test's teardown can never take another's display away).
 fn start_xvfb(dir: &Path) -> (String, Child) {
-    let base = 100 + (std::process::id() % 200) as u32 * 4;
-    for n in (base..base + 400).map(|n| 100 + (n - 100) % 800) {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-        {
-            continue;
-        }
-        let log = std::fs::File::create(dir.join(format!("xvfb-{n}.log"))).expect("log");
-        let mut child = Command::new("Xvfb")
-            .args([
-                format!(":{n}").as_str(),
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-                "-ac",
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("Xvfb (package xvfb) must be installed");
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-        let up = wait_for(Duration::from_secs(10), || {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return Some(false);
-            }
-            socket.exists().then_some(true)
+    use std::io::BufRead;
+    let log = std::fs::File::create(dir.join("xvfb.log")).expect("log");
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x900x24",
+            "-nolisten",
+            "tcp",
+            "-ac",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("Xvfb (package xvfb) must be installed");
+    let stdout = child.stdout.take().expect("Xvfb stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let n: u32 = rx
+        .recv_timeout(Duration::from_secs(15))
+        .ok()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!(
+                "Xvfb did not report a display within 15 s (see {})",
+                dir.join("xvfb.log").display()
+            )
         });
-        if up == Some(true) {
-            return (format!(":{n}"), child);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("no free X display for Xvfb");
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    wait_for(Duration::from_secs(10), || socket.exists().then_some(()))
+        .expect("the X socket appears");
+    (format!(":{n}"), child)
 }

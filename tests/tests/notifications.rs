@@ -95,7 +95,7 @@ fn a_standing_warning_is_notified_exactly_once() {
     desktop.start_notification_server();
     let watch = BusWatch::start(&desktop);
     // In the tray alone (no window, no WebKit): monitoring and notifications go on.
-    let (mut app, _) = start_app(&desktop, CPU_ALWAYS_WARNING, &["--hidden"]);
+    let (mut app, log_path) = start_app(&desktop, CPU_ALWAYS_WARNING, &["--hidden"]);
 
     let first = wait_for(Duration::from_secs(90), || {
         let n = watch.headroom_notifications();
@@ -107,8 +107,9 @@ fn a_standing_warning_is_notified_exactly_once() {
     let alive = app.try_wait().expect("poll app").is_none();
     let _ = app.kill();
     let _ = app.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     let first = first.expect("one notification within 90 s");
-    assert!(alive, "the app kept running");
+    assert!(alive, "the app kept running:\n{log}");
     assert!(first[0].contains("CPU"), "{}", first[0]);
     assert!(first[0].contains("Headroom warning"), "{}", first[0]);
     assert_eq!(
