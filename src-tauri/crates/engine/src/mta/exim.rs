@@ -334,17 +334,7 @@ impl MtaSource for Exim {
                     }
                 }
             }
-            if let Ok((total, free, inodes, free_inodes)) =
-                crate::host::statvfs(&spool.to_string_lossy())
-            {
-                s.queue_fs = Some(QueueFs {
-                    path: spool.display().to_string(),
-                    total_bytes: total,
-                    free_bytes: free,
-                    total_inodes: inodes,
-                    free_inodes,
-                });
-            }
+            s.queue_fs = QueueFs::read(&spool).ok();
         }
         Ok(s)
     }

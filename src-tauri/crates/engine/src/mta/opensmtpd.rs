@@ -154,17 +154,7 @@ impl MtaSource for OpenSmtpd {
                 });
             }
         }
-        if let Ok((total, free, inodes, free_inodes)) =
-            crate::host::statvfs(&self.queue_dir.to_string_lossy())
-        {
-            s.queue_fs = Some(QueueFs {
-                path: self.queue_dir.display().to_string(),
-                total_bytes: total,
-                free_bytes: free,
-                total_inodes: inodes,
-                free_inodes,
-            });
-        }
+        s.queue_fs = QueueFs::read(&self.queue_dir).ok();
         Ok(s)
     }
 

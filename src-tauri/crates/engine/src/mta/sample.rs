@@ -107,6 +107,21 @@ pub struct QueueFs {
     pub free_inodes: u64,
 }
 
+impl QueueFs {
+    /// Free bytes and inodes of the filesystem holding the queue directory.
+    pub fn read(dir: &std::path::Path) -> std::io::Result<QueueFs> {
+        let (total_bytes, free_bytes, total_inodes, free_inodes) =
+            crate::host::statvfs(&dir.to_string_lossy())?;
+        Ok(QueueFs {
+            path: dir.display().to_string(),
+            total_bytes,
+            free_bytes,
+            total_inodes,
+            free_inodes,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 #[ts(export)]
 pub struct Counted {

@@ -189,9 +189,7 @@ impl MtaSource for Sendmail {
                 .notes
                 .push(format!("cannot count {}: {e}", qdir.display())),
         }
-        if let Ok((total, free, inodes, free_inodes)) =
-            crate::host::statvfs(&qdir.to_string_lossy())
-        {
+        if let Ok(fs) = QueueFs::read(&qdir) {
             // sendmail compares f_bavail with MinFreeBlocks, in blocks of f_bsize.
             let bsize = rustix::fs::statvfs(&qdir).map(|v| v.f_bsize).ok();
             s.limits
@@ -200,13 +198,7 @@ impl MtaSource for Sendmail {
                 "queue_space_threshold".into(),
                 num("MinFreeBlocks").zip(bsize).map(|(b, z)| b * z),
             );
-            s.queue_fs = Some(QueueFs {
-                path: qdir.display().to_string(),
-                total_bytes: total,
-                free_bytes: free,
-                total_inodes: inodes,
-                free_inodes,
-            });
+            s.queue_fs = Some(fs);
         }
         Ok(s)
     }

@@ -261,16 +261,8 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
                 "{e}; queue counts come from postqueue -j at a slower cadence (run as root or the postfix user to count every tick)"
             )),
         }
-        match crate::host::statvfs(&q.to_string_lossy()) {
-            Ok((total, free, inodes, free_inodes)) => {
-                s.queue_fs = Some(QueueFs {
-                    path: q.display().to_string(),
-                    total_bytes: total,
-                    free_bytes: free,
-                    total_inodes: inodes,
-                    free_inodes,
-                })
-            }
+        match QueueFs::read(q) {
+            Ok(fs) => s.queue_fs = Some(fs),
             Err(e) => s.notes.push(format!("cannot statvfs {}: {e}", q.display())),
         }
     }
