@@ -140,12 +140,19 @@ fn transition_message(i: &Item, prev: Option<Level>) -> String {
         Level::Ok if prev.is_some() => format!("{head} — back to ok"),
         Level::Ok => head,
         Level::Unknown => format!("{head} — cannot be read: {}", i.detail),
+        // A stopped server is not short of process slots: raising maxproc would not help.
+        _ if i.detail.starts_with(MAIL_SYSTEM_DOWN) => format!(
+            "{head} — start the mail server (`postfix start`, `systemctl start exim4`, …) and read its log for why it stopped"
+        ),
         _ => match info {
             Some(info) => format!("{head} — {}", info.fix),
             None => head,
         },
     }
 }
+
+/// How the MTA items say the server is not running at all.
+const MAIL_SYSTEM_DOWN: &str = "mail system is down";
 
 /// Keeps what the assessment needs from tick to tick: each item's level tracker and
 /// a bounded series of its recent values for the forecast.

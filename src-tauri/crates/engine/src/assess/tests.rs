@@ -429,3 +429,26 @@ fn a_missed_reading_is_a_gap_that_keeps_the_trend() {
     }
     assert!(forecasts >= 20, "{forecasts} ticks with a forecast");
 }
+
+#[test]
+fn a_stopped_mail_server_is_told_to_start_not_to_raise_maxproc() {
+    let i = Item {
+        id: "smtpd_processes".into(),
+        used: Some(100.0),
+        limit: Some(100.0),
+        ratio: Some(1.0),
+        level: Level::Critical,
+        forecast_s: None,
+        detail:
+            "mail system is down: no Postfix master process for queue_directory /var/spool/postfix"
+                .into(),
+    };
+    let m = super::transition_message(&i, Some(Level::Ok));
+    assert!(m.contains("start the mail server"), "{m}");
+    assert!(!m.contains("raise maxproc"), "{m}");
+    let busy = Item {
+        detail: "service smtp".into(),
+        ..i
+    };
+    assert!(super::transition_message(&busy, Some(Level::Ok)).contains("raise maxproc"));
+}
