@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::bins::{free_port, target_dir, wait_for};
+use crate::bins::{free_port, wait_for};
 use crate::postfix::{is_root, listening, run};
 
 /// The unpacked binary: `HEADROOM_EXIM`, or Debian's package unpacked into target/.
@@ -21,43 +21,12 @@ pub fn binary() -> Result<PathBuf, String> {
             "the Exim tests need root (daemon on a loopback port, Debian-exim user)".into(),
         );
     }
-    let root = target_dir().join("exim-unpacked");
-    let bin = root.join("usr/sbin/exim4");
-    if bin.exists() {
-        return Ok(bin);
-    }
-    let debs = target_dir().join("exim-debs");
-    std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
-    let out = std::process::Command::new("apt-get")
-        .args([
-            "download",
-            "exim4-daemon-light",
-            "exim4-base",
-            "exim4-config",
-        ])
-        .current_dir(&debs)
-        .output()
-        .map_err(|e| format!("apt-get download: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "apt-get download exim4-daemon-light failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    for e in std::fs::read_dir(&debs)
-        .map_err(|e| e.to_string())?
-        .flatten()
-    {
-        if e.path().extension().is_some_and(|x| x == "deb") {
-            run(
-                "/usr/bin/dpkg",
-                &["-x", &e.path().to_string_lossy(), &root.to_string_lossy()],
-            )?;
-        }
-    }
-    bin.exists()
-        .then_some(bin)
-        .ok_or_else(|| "dpkg -x did not produce usr/sbin/exim4".into())
+    let root = crate::debs::unpack(
+        "exim",
+        &["exim4-daemon-light", "exim4-base", "exim4-config"],
+        "usr/sbin/exim4",
+    )?;
+    Ok(root.join("usr/sbin/exim4"))
 }
 
 fn ensure_user() -> Result<(), String> {

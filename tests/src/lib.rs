@@ -4,6 +4,7 @@
 //! and stops it on drop, so tests can run in parallel and leave nothing behind.
 
 pub mod bins;
+pub mod debs;
 pub mod desktop;
 pub mod exim;
 pub mod load;

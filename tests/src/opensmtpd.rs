@@ -16,50 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::bins::{free_port, target_dir, wait_for};
+use crate::bins::{free_port, wait_for};
 use crate::postfix::{is_root, listening, run};
 
 pub const SPOOL: &str = "/var/spool/smtpd";
 pub const SOCKET: &str = "/var/run/smtpd.sock";
-
-/// Downloads Debian `packages` (apt-get download, cached under target/NAME-debs) and
-/// unpacks them into target/NAME-unpacked; returns that root once `check` exists in it.
-pub fn unpack(name: &str, packages: &[&str], check: &str) -> Result<PathBuf, String> {
-    let root = target_dir().join(format!("{name}-unpacked"));
-    if root.join(check).exists() {
-        return Ok(root);
-    }
-    let debs = target_dir().join(format!("{name}-debs"));
-    std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
-    let out = Command::new("apt-get")
-        .arg("download")
-        .args(packages)
-        .current_dir(&debs)
-        .output()
-        .map_err(|e| format!("apt-get download: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "apt-get download {} failed: {}",
-            packages.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    for e in std::fs::read_dir(&debs)
-        .map_err(|e| e.to_string())?
-        .flatten()
-    {
-        if e.path().extension().is_some_and(|x| x == "deb") {
-            run(
-                "/usr/bin/dpkg",
-                &["-x", &e.path().to_string_lossy(), &root.to_string_lossy()],
-            )?;
-        }
-    }
-    root.join(check)
-        .exists()
-        .then_some(root.clone())
-        .ok_or_else(|| format!("dpkg -x did not produce {check}"))
-}
 
 /// Creates a system user (and its group) when missing, as a package's postinst would.
 pub fn ensure_user(name: &str, home: &str) -> Result<(), String> {
@@ -116,7 +77,7 @@ impl OpenSmtpd {
     }
 
     pub fn start() -> Result<OpenSmtpd, String> {
-        let root = unpack("opensmtpd", &["opensmtpd"], "usr/sbin/smtpd")?;
+        let root = crate::debs::unpack("opensmtpd", &["opensmtpd"], "usr/sbin/smtpd")?;
         for u in ["opensmtpd", "opensmtpq"] {
             ensure_user(u, "/var/lib/opensmtpd/empty")?;
         }

@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::bins::{free_port, wait_for};
-use crate::opensmtpd::{command, unpack};
+use crate::debs::unpack;
+use crate::opensmtpd::command;
 use crate::postfix::{is_root, listening, run};
 
 /// Why a private Sendmail cannot run here, or `None` when it can.
