@@ -66,8 +66,7 @@ impl<R: Runtime> Sink for Bridge<R> {
 
     fn on_tick(&mut self, tick: &Tick) {
         for t in &tick.transitions {
-            // First levels of healthy items are not news; everything else is logged.
-            if t.previous.is_none() && t.level == Level::Ok {
+            if !t.is_news() {
                 continue;
             }
             self.state.log_alert(AlertEntry::from_transition(t));

@@ -54,7 +54,7 @@ impl AlertEntry {
         AlertEntry {
             ts: t.ts,
             kind: "transition",
-            item: Some(t.item.clone()),
+            item: Some(t.item.as_str().to_string()),
             level: Some(t.level),
             previous: t.previous,
             message: t.message.clone(),

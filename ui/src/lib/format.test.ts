@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecastText, formatBytes, formatDuration, formatValue, usedOfLimit } from './format';
+import { forecastText, formatBytes, formatDuration, formatValue, itemTitle, usedOfLimit } from './format';
 
 describe('format', () => {
   it('formats values in the unit of the item', () => {
@@ -12,10 +12,16 @@ describe('format', () => {
   });
 
   it('says how soon an item fills up', () => {
-    const item = { id: 'smtpd_processes', used: 88, limit: 100, ratio: 0.88, level: 'warning' as const, forecast_s: 360, detail: '' };
+    const item = { id: 'smtpd_processes' as const, used: 88, limit: 100, ratio: 0.88, level: 'warning' as const, forecast_s: 360, detail: '' };
     expect(usedOfLimit(item)).toBe('88 / 100');
     expect(forecastText(item)).toBe('full in ~6 min');
     expect(forecastText({ ...item, forecast_s: null })).toBeNull();
+  });
+
+  it('names items from the engine\'s item table', () => {
+    expect(itemTitle('accept_backlog')).toBe('Clients waiting for a banner');
+    expect(itemTitle('smtpd_processes')).toBe('smtpd processes');
+    expect(itemTitle('not_an_item')).toBe('not_an_item');
   });
 
   it('formats bytes and durations', () => {

@@ -1,4 +1,6 @@
 import type { Item, Level } from '../types';
+import { ITEMS, type ItemRow } from '../bindings/items';
+import type { Unit } from '../bindings/Unit';
 
 export const LEVEL_WORDS: Record<Level, string> = {
   ok: 'ok',
@@ -8,43 +10,14 @@ export const LEVEL_WORDS: Record<Level, string> = {
   critical: 'critical',
 };
 
-const ITEM_UNITS: Record<string, 'count' | 'percent' | 'bytes' | 'seconds' | 'load' | 'millis'> = {
-  smtpd_processes: 'count',
-  accept_backlog: 'count',
-  client_connections: 'count',
-  queue_disk: 'bytes',
-  queue_inodes: 'count',
-  active_queue: 'count',
-  deferred_queue: 'count',
-  oldest_message: 'seconds',
-  cpu: 'percent',
-  memory: 'bytes',
-  swap: 'bytes',
-  load: 'load',
-  disk_io: 'percent',
-  probe_latency: 'millis',
-  probe_failures: 'count',
-  remote_throttling: 'count',
-};
+/** An item's title for headings, from the engine's item table (generated bindings). */
+export function itemTitle(id: string): string {
+  return (ITEMS as Record<string, ItemRow | undefined>)[id]?.title ?? id;
+}
 
-export const ITEM_LABELS: Record<string, string> = {
-  smtpd_processes: 'smtpd processes',
-  accept_backlog: 'Clients waiting for a banner',
-  client_connections: 'Connections from one client',
-  queue_disk: 'Queue free space',
-  queue_inodes: 'Queue inodes',
-  active_queue: 'Active queue',
-  deferred_queue: 'Deferred queue',
-  oldest_message: 'Oldest queued message',
-  cpu: 'CPU',
-  memory: 'Memory',
-  swap: 'Swap',
-  load: 'Load average',
-  disk_io: 'Disk I/O',
-  probe_latency: 'Probe latency',
-  probe_failures: 'Consecutive probe failures',
-  remote_throttling: 'Remote throttling',
-};
+function unitOf(id: string): Unit {
+  return (ITEMS as Record<string, ItemRow | undefined>)[id]?.unit ?? 'count';
+}
 
 export function formatBytes(v: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -66,7 +39,7 @@ export function formatDuration(s: number): string {
 
 export function formatValue(id: string, v: number | null): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
-  switch (ITEM_UNITS[id] ?? 'count') {
+  switch (unitOf(id)) {
     case 'percent':
       return `${v.toFixed(v < 10 ? 1 : 0)}%`;
     case 'bytes':

@@ -1,7 +1,8 @@
 //! Shared output helpers: Nagios perfdata and human item lines.
 
-use headroom_engine::assess::{describe, Assessment, Item, Unit};
+use headroom_engine::assess::{describe, Assessment, Item};
 use headroom_engine::config::Thresholds;
+use headroom_engine::item::Unit;
 
 /// Nagios perfdata: `id=used[UOM];warn;crit;min;max` for each item with a reading.
 pub fn perfdata(a: &Assessment, t: &Thresholds) -> String {
@@ -14,7 +15,7 @@ pub fn perfdata(a: &Assessment, t: &Thresholds) -> String {
 
 fn perf_item(i: &Item, t: &Thresholds) -> Option<String> {
     let used = i.used?;
-    let info = headroom_engine::assess::info(&i.id)?;
+    let info = i.id.info();
     let uom = match info.unit {
         Unit::Percent => "%",
         Unit::Bytes => "B",
@@ -22,7 +23,7 @@ fn perf_item(i: &Item, t: &Thresholds) -> Option<String> {
         Unit::Millis => "ms",
         Unit::Count | Unit::Load => "",
     };
-    let (warn, crit) = t.for_item(&i.id);
+    let (warn, crit) = t.for_item(i.id);
     // Thresholds of whole quantities (messages, bytes, processes) are whole numbers.
     let whole = |v: f64| match info.unit {
         Unit::Bytes | Unit::Count => v.round(),
@@ -65,6 +66,7 @@ pub fn item_line(i: &Item) -> String {
 mod tests {
     use super::*;
     use headroom_engine::assess::Level;
+    use headroom_engine::item::ItemId;
 
     #[test]
     fn perfdata_follows_the_nagios_format() {
@@ -73,7 +75,7 @@ mod tests {
             status: Level::Warning,
             items: vec![
                 Item {
-                    id: "smtpd_processes".into(),
+                    id: ItemId::SmtpdProcesses,
                     used: Some(88.0),
                     limit: Some(100.0),
                     ratio: Some(0.88),
@@ -82,7 +84,7 @@ mod tests {
                     detail: "service smtp".into(),
                 },
                 Item {
-                    id: "cpu".into(),
+                    id: ItemId::Cpu,
                     used: Some(12.345),
                     limit: Some(100.0),
                     ratio: Some(0.12345),
@@ -91,7 +93,7 @@ mod tests {
                     detail: String::new(),
                 },
                 Item {
-                    id: "memory".into(),
+                    id: ItemId::Memory,
                     used: None,
                     limit: None,
                     ratio: None,

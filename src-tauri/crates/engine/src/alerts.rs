@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::assess::{Level, Transition};
 use crate::config::Notifications;
+use crate::item::ItemId;
 use crate::snapshot::Ts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub struct Notification {
     pub body: String,
     pub urgency: Urgency,
     /// Items this notification speaks for.
-    pub items: Vec<String>,
+    pub items: Vec<ItemId>,
     pub level: Level,
 }
 
@@ -59,9 +60,9 @@ const MAX_PER_5_MIN: usize = 10;
 pub struct AlertPolicy {
     settings: Notifications,
     snooze: Snooze,
-    last_sent: HashMap<(String, Level), Ts>,
+    last_sent: HashMap<(ItemId, Level), Ts>,
     /// Items whose raised level we notified, so a recovery is announced only for those.
-    raised: HashMap<String, Level>,
+    raised: HashMap<ItemId, Level>,
     recent_sends: Vec<Ts>,
 }
 
@@ -102,7 +103,7 @@ impl AlertPolicy {
             if !wanted {
                 continue;
             }
-            let key = (t.item.clone(), t.level);
+            let key = (t.item, t.level);
             if self
                 .last_sent
                 .get(&key)
@@ -112,7 +113,7 @@ impl AlertPolicy {
             }
             self.last_sent.insert(key, ts);
             if t.is_upward() {
-                self.raised.insert(t.item.clone(), t.level);
+                self.raised.insert(t.item, t.level);
             }
             out.push(single(t));
         }
@@ -138,9 +139,7 @@ fn urgency_of(level: Level) -> Urgency {
 }
 
 fn single(t: &Transition) -> Notification {
-    let label = crate::assess::info(&t.item)
-        .map(|i| i.label)
-        .unwrap_or(&t.item);
+    let label = t.item.info().label;
     let summary = if t.is_recovery() {
         format!("Headroom: {label} back to ok")
     } else {
@@ -150,14 +149,14 @@ fn single(t: &Transition) -> Notification {
         summary,
         body: t.message.clone(),
         urgency: urgency_of(t.level),
-        items: vec![t.item.clone()],
+        items: vec![t.item],
         level: t.level,
     }
 }
 
 fn folded(ns: Vec<Notification>) -> Notification {
     let level = ns.iter().map(|n| n.level).max().unwrap_or(Level::Unknown);
-    let items: Vec<String> = ns.iter().flat_map(|n| n.items.clone()).collect();
+    let items: Vec<ItemId> = ns.iter().flat_map(|n| n.items.clone()).collect();
     Notification {
         summary: format!("Headroom {level}: {} items changed", items.len()),
         body: ns
@@ -178,7 +177,7 @@ mod tests {
     fn tr(ts: f64, item: &str, level: Level, previous: Option<Level>) -> Transition {
         Transition {
             ts,
-            item: item.into(),
+            item: ItemId::parse(item).expect("a known item id"),
             level,
             previous,
             used: Some(1.0),
@@ -262,9 +261,10 @@ mod tests {
             } else {
                 Level::Critical
             };
-            let id = format!("x{i}");
+            // Another item every tick, never the CPU itself.
+            let id = ItemId::ALL[1 + i % (ItemId::ALL.len() - 1)].as_str();
             total += p
-                .decide(&[tr(ts, "cpu", lvl, None), tr(ts, &id, Level::Critical, None)])
+                .decide(&[tr(ts, "cpu", lvl, None), tr(ts, id, Level::Critical, None)])
                 .len();
         }
         assert!(total <= MAX_PER_5_MIN, "{total} notifications in 200 s");
@@ -283,13 +283,13 @@ mod tests {
         let mut sent: Vec<(f64, Notification)> = Vec::new();
         for s in 0..3600usize {
             let ts = s as f64;
-            let batch: Vec<Transition> = crate::assess::ITEM_IDS
+            let batch: Vec<Transition> = ItemId::ALL
                 .iter()
                 .enumerate()
                 .map(|(k, id)| {
                     let prev = levels[(s + k) % levels.len()];
                     let next = levels[(s + k + 1) % levels.len()];
-                    tr(ts, id, next, Some(prev))
+                    tr(ts, id.as_str(), next, Some(prev))
                 })
                 .collect();
             sent.extend(p.decide(&batch).into_iter().map(|n| (ts, n)));

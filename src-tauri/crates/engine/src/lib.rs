@@ -11,6 +11,7 @@ pub mod error;
 pub mod explain;
 pub mod history;
 pub mod host;
+pub mod item;
 pub mod maillog;
 pub mod monitor;
 pub mod mta;

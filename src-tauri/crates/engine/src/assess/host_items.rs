@@ -1,6 +1,7 @@
 //! Host items: cpu, memory, swap, load and disk_io.
 
 use super::ItemInput;
+use crate::item::ItemId;
 use crate::snapshot::Snapshot;
 
 pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
@@ -11,7 +12,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
             .find(|p| p.source == "host")
             .map(|p| p.message.clone())
             .unwrap_or_else(|| "host not sampled".into());
-        return ["cpu", "memory", "load"]
+        return [ItemId::Cpu, ItemId::Memory, ItemId::Load]
             .into_iter()
             .map(|id| ItemInput {
                 id,
@@ -22,7 +23,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
             .collect();
     };
     let mut out = vec![ItemInput {
-        id: "cpu",
+        id: ItemId::Cpu,
         used: h.cpu_percent,
         limit: Some(100.0),
         detail: format!("{} cores", h.cores),
@@ -30,7 +31,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
     match h.memory {
         Some(m) => {
             out.push(ItemInput {
-                id: "memory",
+                id: ItemId::Memory,
                 used: Some(m.used_bytes as f64),
                 limit: Some(m.total_bytes as f64),
                 detail: String::new(),
@@ -38,7 +39,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
             // A host without swap has nothing to run out of there.
             if m.swap_total_bytes > 0 {
                 out.push(ItemInput {
-                    id: "swap",
+                    id: ItemId::Swap,
                     used: Some(m.swap_used_bytes as f64),
                     limit: Some(m.swap_total_bytes as f64),
                     detail: String::new(),
@@ -46,7 +47,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
             }
         }
         None => out.push(ItemInput {
-            id: "memory",
+            id: ItemId::Memory,
             used: None,
             limit: None,
             detail: "memory figures unavailable".into(),
@@ -62,7 +63,7 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
         _ => (h.cores as f64, format!("{} cores", h.cores)),
     };
     out.push(ItemInput {
-        id: "load",
+        id: ItemId::Load,
         used: h.load.map(|l| l[0]),
         limit: Some(load_limit),
         detail: match h.load {
@@ -78,14 +79,14 @@ pub fn items(snap: &Snapshot) -> Vec<ItemInput> {
         .max_by(|a, b| a.util_percent.total_cmp(&b.util_percent));
     if let Some(d) = queue_disk {
         out.push(ItemInput {
-            id: "disk_io",
+            id: ItemId::DiskIo,
             used: Some(d.util_percent),
             limit: Some(100.0),
             detail: format!("queue device {}", d.device),
         });
     } else if let Some(d) = busiest {
         out.push(ItemInput {
-            id: "disk_io",
+            id: ItemId::DiskIo,
             used: Some(d.util_percent),
             limit: Some(100.0),
             detail: format!("busiest device {}", d.device),

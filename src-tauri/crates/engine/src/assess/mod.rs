@@ -3,16 +3,14 @@
 //! Pure: (state carried from the previous tick, snapshot, thresholds) in, assessment
 //! and level transitions out. No I/O and no clock of its own: time is the snapshot's.
 
-mod catalog;
 pub mod forecast;
+mod format;
 mod host_items;
 pub mod levels;
 mod mta_items;
 mod probe_items;
 
-pub use catalog::{
-    format_bytes, format_duration, format_value, info, ItemInfo, Unit, CATALOG, ITEM_IDS,
-};
+pub use format::{format_bytes, format_duration, format_value};
 pub use levels::{Level, LevelRules, LevelTracker, Reading};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -20,13 +18,14 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Thresholds;
+use crate::item::ItemId;
 use crate::snapshot::{Snapshot, Ts};
 
 /// One headroom item as shown everywhere (JSON field names are a contract).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct Item {
-    pub id: String,
+    pub id: ItemId,
     pub used: Option<f64>,
     pub limit: Option<f64>,
     pub ratio: Option<f64>,
@@ -38,7 +37,7 @@ pub struct Item {
 /// What a source reported for an item this tick, before levels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemInput {
-    pub id: &'static str,
+    pub id: ItemId,
     pub used: Option<f64>,
     pub limit: Option<f64>,
     /// What the item measures ("service smtp", "/var/spool/postfix"), or why it
@@ -77,7 +76,7 @@ impl Assessment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     pub ts: Ts,
-    pub item: String,
+    pub item: ItemId,
     pub level: Level,
     /// `None` for the first level an item gets.
     pub previous: Option<Level>,
@@ -95,6 +94,13 @@ impl Transition {
         self.level > prev && self.level != Level::Unknown
     }
 
+    /// Whether the alert log shows it: every change but an item's first level when
+    /// that level is ok (a healthy start is not news). The live log and the one
+    /// reloaded from history after a restart use this one rule.
+    pub fn is_news(&self) -> bool {
+        !(self.previous.is_none() && self.level == Level::Ok)
+    }
+
     pub fn is_recovery(&self) -> bool {
         self.level == Level::Ok
             && matches!(
@@ -106,9 +112,7 @@ impl Transition {
 
 /// "smtpd processes 88/100 (88%); full in about 6 min at the current rate"
 pub fn describe(i: &Item) -> String {
-    let Some(info) = info(&i.id) else {
-        return i.id.clone();
-    };
+    let info = i.id.info();
     let mut s = match (i.used, i.limit) {
         (Some(u), Some(l)) => format!(
             "{} {}/{} ({:.0}%)",
@@ -134,7 +138,7 @@ pub fn describe(i: &Item) -> String {
 }
 
 fn transition_message(i: &Item, prev: Option<Level>) -> String {
-    let info = info(&i.id);
+    let info = i.id.info();
     let head = describe(i);
     match i.level {
         Level::Ok if prev.is_some() => format!("{head} — back to ok"),
@@ -144,10 +148,7 @@ fn transition_message(i: &Item, prev: Option<Level>) -> String {
         _ if i.detail.starts_with(MAIL_SYSTEM_DOWN) => format!(
             "{head} — start the mail server (`postfix start`, `systemctl start exim4`, …) and read its log for why it stopped"
         ),
-        _ => match info {
-            Some(info) => format!("{head} — {}", info.fix),
-            None => head,
-        },
+        _ => format!("{head} — {}", info.fix),
     }
 }
 
@@ -158,8 +159,8 @@ const MAIL_SYSTEM_DOWN: &str = "mail system is down";
 /// a bounded series of its recent values for the forecast.
 #[derive(Debug, Default)]
 pub struct Assessor {
-    trackers: BTreeMap<&'static str, LevelTracker>,
-    series: BTreeMap<&'static str, VecDeque<Point>>,
+    trackers: BTreeMap<ItemId, LevelTracker>,
+    series: BTreeMap<ItemId, VecDeque<Point>>,
     last_ts: Option<Ts>,
 }
 
@@ -200,12 +201,12 @@ impl Assessor {
         }
         // An item seen before whose source failed this tick is unknown, with the
         // source's reason; it does not silently drop out of the overall level.
-        let failed: Vec<(&'static str, String)> = self
+        let failed: Vec<(ItemId, String)> = self
             .trackers
             .keys()
             .filter(|id| !inputs.iter().any(|i| i.id == **id))
             .filter_map(|id| {
-                let source = source_of(id)?;
+                let source = id.info().source.name();
                 let p = snap.problems.iter().find(|p| p.source == source)?;
                 Some((*id, format!("{source} source failed: {}", p.message)))
             })
@@ -235,7 +236,7 @@ impl Assessor {
                 _ => None,
             };
             let reading = Reading { ratio, forecast_s };
-            let (level, previous, changed) = match self.trackers.get_mut(input.id) {
+            let (level, previous, changed) = match self.trackers.get_mut(&input.id) {
                 Some(tr) => {
                     let prev = tr.update(&rules, reading, ts);
                     (tr.level, prev, prev.is_some())
@@ -247,7 +248,7 @@ impl Assessor {
                 }
             };
             let item = Item {
-                id: input.id.to_string(),
+                id: input.id,
                 used: input.used,
                 limit: input.limit,
                 ratio,
@@ -258,7 +259,7 @@ impl Assessor {
             if changed {
                 transitions.push(Transition {
                     ts,
-                    item: item.id.clone(),
+                    item: item.id,
                     level,
                     previous,
                     used: item.used,
@@ -282,10 +283,10 @@ impl Assessor {
     /// over the last minute, as load averages are: a compile or a backup burst that
     /// pins the CPU for ten seconds is not a shortage of headroom.
     fn smooth(&self, input: &mut ItemInput, ts: Ts) {
-        let Some(window) = smoothing_window(input.id) else {
+        let Some(window) = input.id.info().smoothing_s else {
             return;
         };
-        let (Some(now), Some(series)) = (input.used, self.series.get(input.id)) else {
+        let (Some(now), Some(series)) = (input.used, self.series.get(&input.id)) else {
             return;
         };
         let recent: Vec<f64> = series
@@ -297,7 +298,7 @@ impl Assessor {
         if recent.len() > 1 {
             let mean = recent.iter().sum::<f64>() / recent.len() as f64;
             input.used = Some(mean);
-            let now = format_value(info(input.id).map(|i| i.unit).unwrap_or(Unit::Count), now);
+            let now = format_value(input.id.info().unit, now);
             input.detail = if input.detail.is_empty() {
                 format!("{:.0}-s mean; now {now}", window)
             } else {
@@ -307,7 +308,7 @@ impl Assessor {
     }
 
     fn forecast(&mut self, input: &ItemInput, ts: Ts) -> Option<f64> {
-        let info = info(input.id)?;
+        let info = input.id.info();
         let series = self.series.entry(input.id).or_default();
         let Some(used) = input.used else {
             // A reading missed (a slow source, a reload) is a gap in the series, not a
@@ -341,24 +342,6 @@ impl Assessor {
             .map(|p| (p.ts, p.used + limit - p.limit.unwrap_or(limit)))
             .collect();
         forecast::time_to_limit(&points, limit)
-    }
-}
-
-/// Which source an item's reading comes from (as named in `Snapshot::problems`).
-fn source_of(id: &str) -> Option<&'static str> {
-    match id {
-        "cpu" | "memory" | "swap" | "load" | "disk_io" => Some("host"),
-        "smtpd_processes" | "accept_backlog" | "client_connections" | "queue_disk"
-        | "queue_inodes" | "active_queue" | "deferred_queue" | "oldest_message" => Some("mta"),
-        _ => None,
-    }
-}
-
-/// Items judged by a moving mean rather than the latest reading, and over how long.
-fn smoothing_window(id: &str) -> Option<f64> {
-    match id {
-        "cpu" | "disk_io" => Some(60.0),
-        _ => None,
     }
 }
 

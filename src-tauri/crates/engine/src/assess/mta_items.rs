@@ -5,13 +5,14 @@
 
 use super::ItemInput;
 use crate::assess::format_bytes;
+use crate::item::ItemId;
 use crate::mta::{MtaSample, ServiceSample};
 use crate::snapshot::Snapshot;
 
 pub fn items(snap: &Snapshot, t: &crate::config::Thresholds) -> Vec<ItemInput> {
     let Some(m) = &snap.mta else {
         return match snap.problems.iter().find(|p| p.source == "mta") {
-            Some(p) => vec![unknown("smtpd_processes", p.message.clone())],
+            Some(p) => vec![unknown(ItemId::SmtpdProcesses, p.message.clone())],
             None => Vec::new(),
         };
     };
@@ -27,7 +28,7 @@ pub fn items(snap: &Snapshot, t: &crate::config::Thresholds) -> Vec<ItemInput> {
     out
 }
 
-fn unknown(id: &'static str, detail: String) -> ItemInput {
+fn unknown(id: ItemId, detail: String) -> ItemInput {
     ItemInput {
         id,
         used: None,
@@ -66,13 +67,13 @@ fn processes(m: &MtaSample) -> ItemInput {
         // Down means no process slot can take a client: the whole limit is gone.
         return match with_limit.iter().filter_map(|s| s.process_limit).max() {
             Some(l) => ItemInput {
-                id: "smtpd_processes",
+                id: ItemId::SmtpdProcesses,
                 used: Some(l as f64),
                 limit: Some(l as f64),
                 detail: format!("{down}; no {} can accept mail", process_word(m)),
             },
             None => unknown(
-                "smtpd_processes",
+                ItemId::SmtpdProcesses,
                 format!("{down}; process limit unreadable"),
             ),
         };
@@ -85,7 +86,7 @@ fn processes(m: &MtaSample) -> ItemInput {
             .collect::<Vec<_>>()
             .join("; ");
         return unknown(
-            "smtpd_processes",
+            ItemId::SmtpdProcesses,
             if why.is_empty() {
                 format!("no SMTP service found in the {} configuration", m.kind)
             } else {
@@ -111,7 +112,7 @@ fn processes(m: &MtaSample) -> ItemInput {
         detail.push_str(&format!("; also {}", others.join(", ")));
     }
     ItemInput {
-        id: "smtpd_processes",
+        id: ItemId::SmtpdProcesses,
         used: Some(worst.processes as f64),
         limit: worst.process_limit.map(|l| l as f64),
         detail,
@@ -134,7 +135,7 @@ fn backlog(m: &MtaSample) -> Option<ItemInput> {
         .max_by_key(|s| s.backlog)?;
     let waiting = worst.backlog.unwrap_or(0);
     Some(ItemInput {
-        id: "accept_backlog",
+        id: ItemId::AcceptBacklog,
         used: Some(waiting as f64),
         limit: worst.backlog_limit.map(|l| l as f64),
         detail: match worst.backlog_limit {
@@ -191,7 +192,7 @@ fn client_connections(m: &MtaSample) -> Option<ItemInput> {
         };
         let r = ratio(used, lim);
         let input = ItemInput {
-            id: "client_connections",
+            id: ItemId::ClientConnections,
             used: Some(used as f64),
             limit: lim.map(|l| l as f64),
             detail,
@@ -207,13 +208,13 @@ fn queue_disk(m: &MtaSample) -> Option<ItemInput> {
     let threshold = limit(m, "queue_space_threshold")?;
     let Some(fs) = &m.queue_fs else {
         return Some(unknown(
-            "queue_disk",
+            ItemId::QueueDisk,
             "queue filesystem could not be read (statvfs)".into(),
         ));
     };
     let Some(t) = threshold else {
         return Some(unknown(
-            "queue_disk",
+            ItemId::QueueDisk,
             format!(
                 "queue space threshold cannot be read ({})",
                 if m.kind == "postfix" {
@@ -235,7 +236,7 @@ fn queue_disk(m: &MtaSample) -> Option<ItemInput> {
     if usable == 0 {
         // The threshold is larger than the filesystem: every message is refused.
         return Some(ItemInput {
-            id: "queue_disk",
+            id: ItemId::QueueDisk,
             used: Some(t as f64),
             limit: Some(fs.free_bytes.max(1) as f64),
             detail: format!(
@@ -247,7 +248,7 @@ fn queue_disk(m: &MtaSample) -> Option<ItemInput> {
         });
     }
     Some(ItemInput {
-        id: "queue_disk",
+        id: ItemId::QueueDisk,
         used: Some(fs.total_bytes.saturating_sub(fs.free_bytes) as f64),
         limit: Some(usable as f64),
         detail: format!(
@@ -267,7 +268,7 @@ fn queue_inodes(m: &MtaSample) -> Option<ItemInput> {
     }
     let reserve = limit(m, "check_spool_inodes").flatten().unwrap_or(0);
     Some(ItemInput {
-        id: "queue_inodes",
+        id: ItemId::QueueInodes,
         used: Some(fs.total_inodes.saturating_sub(fs.free_inodes) as f64),
         limit: Some(fs.total_inodes.saturating_sub(reserve).max(1) as f64),
         detail: if reserve > 0 {
@@ -287,7 +288,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
             .find(|n| n.contains("cannot count"))
             .cloned()
             .unwrap_or_else(|| "queue not counted yet".into());
-        out.push(unknown("deferred_queue", why));
+        out.push(unknown(ItemId::DeferredQueue, why));
         return out;
     };
     let how = if q.method == "directory" {
@@ -297,7 +298,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
     };
     if let (Some(active), Some(lim)) = (q.active, limit(m, "qmgr_message_active_limit")) {
         out.push(ItemInput {
-            id: "active_queue",
+            id: ItemId::ActiveQueue,
             used: Some(active as f64),
             limit: lim.map(|l| l as f64),
             detail: match lim {
@@ -337,7 +338,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
         }
         detail.push_str(&how);
         out.push(ItemInput {
-            id: "deferred_queue",
+            id: ItemId::DeferredQueue,
             used: Some(deferred as f64),
             limit: room.map(|r| r as f64),
             detail,
@@ -347,7 +348,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
     // maximal_queue_lifetime, the point where mail is bounced.
     if let (Some(age), Some(budget)) = (q.oldest_age_s, oldest_budget_s) {
         out.push(ItemInput {
-            id: "oldest_message",
+            id: ItemId::OldestMessage,
             used: Some(age),
             limit: Some(budget),
             detail: "arrival time of the oldest queued message vs [thresholds] oldest_message_budget_hours"
@@ -355,7 +356,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
         });
     } else if let (Some(age), Some(lim)) = (q.oldest_age_s, limit(m, "maximal_queue_lifetime")) {
         out.push(ItemInput {
-            id: "oldest_message",
+            id: ItemId::OldestMessage,
             used: Some(age),
             limit: lim.map(|l| l as f64),
             detail: match lim {

@@ -6,6 +6,7 @@
 use super::ItemInput;
 use crate::classify::Class;
 use crate::config::Thresholds;
+use crate::item::ItemId;
 use crate::probe::{Outcome, ProbeStatus, FAILURE_LIMIT};
 use crate::snapshot::Snapshot;
 
@@ -37,14 +38,14 @@ fn latency(probes: &[ProbeStatus], budget_ms: f64) -> ItemInput {
                 detail.push_str(&format!("; timed out in {}", r.phase));
             }
             ItemInput {
-                id: "probe_latency",
+                id: ItemId::ProbeLatency,
                 used: Some(r.total_ms),
                 limit: Some(budget_ms),
                 detail,
             }
         }
         None => ItemInput {
-            id: "probe_latency",
+            id: ItemId::ProbeLatency,
             used: None,
             limit: Some(budget_ms),
             detail: format!(
@@ -84,7 +85,7 @@ fn failures(probes: &[ProbeStatus]) -> ItemInput {
         _ => format!("{} target(s) answering", probes.len()),
     };
     ItemInput {
-        id: "probe_failures",
+        id: ItemId::ProbeFailures,
         used: Some(worst.map_or(0, counted) as f64),
         limit: Some(f64::from(FAILURE_LIMIT)),
         detail,

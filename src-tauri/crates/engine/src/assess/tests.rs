@@ -47,7 +47,7 @@ fn first_tick_reports_every_item_once_as_a_transition() {
 fn cpu_override_at_zero_warns_once_and_stays() {
     let mut t = Thresholds::default();
     t.items.insert(
-        "cpu".into(),
+        crate::item::ItemId::Cpu,
         crate::config::ItemThresholds {
             warn_ratio: Some(0.0),
             crit_ratio: Some(2.0),
@@ -208,11 +208,11 @@ fn a_mail_server_that_cannot_be_read_turns_every_mail_item_unknown_with_the_reas
     let mut a = Assessor::new();
     let t = Thresholds::default();
     let (asmt, _) = a.assess(&postfix_snap(0.0, 3), &t);
-    let mail: Vec<String> = asmt
+    let mail: Vec<crate::item::ItemId> = asmt
         .items
         .iter()
-        .filter(|i| source_of(&i.id) == Some("mta"))
-        .map(|i| i.id.clone())
+        .filter(|i| i.id.info().source == crate::item::Source::Mta)
+        .map(|i| i.id)
         .collect();
     assert!(mail.len() >= 5, "{mail:?}");
     let failed = Snapshot {
@@ -225,10 +225,10 @@ fn a_mail_server_that_cannot_be_read_turns_every_mail_item_unknown_with_the_reas
     };
     let (asmt, tr) = a.assess(&failed, &t);
     for id in &mail {
-        let i = item(&asmt, id);
+        let i = item(&asmt, id.as_str());
         assert_eq!(i.level, Level::Unknown, "{id}");
         assert!(i.detail.contains("longer than 4.0 s"), "{id}: {}", i.detail);
-        let t = tr.iter().find(|t| &t.item == id).expect("a transition");
+        let t = tr.iter().find(|t| t.item == *id).expect("a transition");
         assert!(!t.is_upward() && !t.is_recovery(), "unknown is neither");
     }
     // Unknown, not ok and not critical; host items keep their own level.
@@ -236,7 +236,9 @@ fn a_mail_server_that_cannot_be_read_turns_every_mail_item_unknown_with_the_reas
     assert_eq!(item(&asmt, "memory").level, Level::Ok);
     // Readable again: back to real levels at once.
     let (asmt, _) = a.assess(&postfix_snap(10.0, 3), &t);
-    assert!(mail.iter().all(|id| item(&asmt, id).level == Level::Ok));
+    assert!(mail
+        .iter()
+        .all(|id| item(&asmt, id.as_str()).level == Level::Ok));
 }
 
 #[test]
@@ -433,7 +435,7 @@ fn a_missed_reading_is_a_gap_that_keeps_the_trend() {
 #[test]
 fn a_stopped_mail_server_is_told_to_start_not_to_raise_maxproc() {
     let i = Item {
-        id: "smtpd_processes".into(),
+        id: crate::item::ItemId::SmtpdProcesses,
         used: Some(100.0),
         limit: Some(100.0),
         ratio: Some(1.0),

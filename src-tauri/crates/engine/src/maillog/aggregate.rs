@@ -14,6 +14,7 @@ use super::{parse, Line, Parsed, Record, Side, Skip};
 use crate::assess::ItemInput;
 use crate::classify::Class;
 use crate::explain::{explain_class, explain_reply, Explanation, Limits};
+use crate::item::ItemId;
 use crate::snapshot::Ts;
 
 /// Minutes of history per destination.
@@ -212,7 +213,7 @@ impl ThrottlingReading {
             _ => format!("no outbound delivery attempts in the last {mins:.0} min"),
         };
         ItemInput {
-            id: "remote_throttling",
+            id: ItemId::RemoteThrottling,
             used: Some(f64::from(self.throttled)),
             limit: (self.attempts > 0).then_some(f64::from(self.attempts)),
             detail,

@@ -138,7 +138,7 @@ async fn a_failed_read_is_a_gap_in_history_and_unknown_items() {
 async fn zero_cpu_warn_ratio_notifies_exactly_once_over_many_ticks() {
     let mut c = config(1.0);
     c.thresholds.items.insert(
-        "cpu".into(),
+        crate::item::ItemId::Cpu,
         ItemThresholds {
             warn_ratio: Some(0.0),
             crit_ratio: Some(2.0),
@@ -212,7 +212,7 @@ async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
 
     let mut c = config(1.0);
     c.thresholds.items.insert(
-        "cpu".into(),
+        crate::item::ItemId::Cpu,
         ItemThresholds {
             warn_ratio: Some(0.4),
             crit_ratio: Some(0.9),

@@ -382,7 +382,8 @@ impl Store {
                 }
             }
         }
-        for t in &tick.transitions {
+        // The alert log keeps what the live one shows, so a restart reloads the same log.
+        for t in tick.transitions.iter().filter(|t| t.is_news()) {
             tx.prepare_cached(
                 "INSERT INTO alert (ts, kind, item, level, previous, used, lim, ratio, forecast_s, message)
                  VALUES (?1, 'transition', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -390,7 +391,7 @@ impl Store {
             .ctx(w)?
             .execute(params![
                 t.ts,
-                t.item,
+                t.item.as_str(),
                 t.level.as_str(),
                 t.previous.map(Level::as_str),
                 t.used,
