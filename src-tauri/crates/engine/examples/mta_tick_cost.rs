@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use headroom_engine::mta::postfix::{queue, Postfix};
-use headroom_engine::mta::procfs;
+use headroom_engine::mta::{procfs, sockets};
 use headroom_engine::mta::MtaSource;
 
 fn time(name: &str, rounds: u32, mut f: impl FnMut() -> usize) {
@@ -75,12 +75,12 @@ fn main() {
     time(
         "  sock_diag: listeners on the service ports",
         rounds,
-        || procfs::tcp_sockets_on(&ports, false).len(),
+        || sockets::tcp_sockets_on(&ports, false).len(),
     );
     time(
         "  sock_diag: listeners + established on the ports",
         rounds,
-        || procfs::tcp_sockets_on(&ports, true).len(),
+        || sockets::tcp_sockets_on(&ports, true).len(),
     );
     time("  queue directory counts", rounds, || {
         queue::count_queues(&queue_dir)
@@ -99,6 +99,6 @@ fn main() {
         || procfs::processes_named(&["master", "smtpd", "postscreen"]).len(),
     );
     time("  /proc/net/tcp + tcp6, every socket", rounds, || {
-        procfs::tcp_sockets().len()
+        sockets::proc_net::tcp_sockets().len()
     });
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::assess::{Level, Transition};
 use crate::config::Notifications;
 use crate::item::ItemId;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Urgency {

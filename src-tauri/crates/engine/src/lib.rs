@@ -18,5 +18,6 @@ pub mod mta;
 pub mod probe;
 pub mod settings;
 pub mod snapshot;
+pub mod time;
 
 pub use error::Error;

@@ -503,7 +503,7 @@ impl Monitor {
         Ok(sample)
     }
 
-    async fn read_host(&mut self) -> Result<crate::snapshot::HostSample, String> {
+    async fn read_host(&mut self) -> Result<crate::host::HostSample, String> {
         if !self.host_blocking {
             return lock(&self.host).sample();
         }

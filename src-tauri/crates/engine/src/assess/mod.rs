@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Thresholds;
 use crate::item::ItemId;
-use crate::snapshot::{Snapshot, Ts};
+use crate::snapshot::Snapshot;
+use crate::time::Ts;
 
 /// One headroom item as shown everywhere (JSON field names are a contract).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::assess::Assessment;
-use crate::snapshot::{Snapshot, Ts};
+use crate::snapshot::Snapshot;
+use crate::time::Ts;
 
 /// Samples in columns, as sent to charts: `series[name][i]` belongs to `ts[i]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::snapshot::DiskIoSample;
+use super::DiskIoSample;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskCounters {

@@ -1,6 +1,6 @@
 //! Mounted filesystems and their free space and inodes.
 
-use crate::snapshot::FilesystemSample;
+use super::FilesystemSample;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MountEntry {

@@ -3,15 +3,16 @@
 
 mod diskstats;
 mod filesystems;
+mod sample;
 
 pub use diskstats::{parse_diskstats, DiskCounters, DiskIoTracker};
 pub use filesystems::{parse_mounts, statvfs, MountEntry};
+pub use sample::{DiskIoSample, FilesystemSample, HostSample, MemorySample};
 
 use std::time::Instant;
 
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
-use crate::snapshot::HostSample;
 
 /// Reads the host. Implemented by [`SysHost`] for the real machine and by fakes in
 /// tests; `sample` may block briefly (statvfs), so the monitor calls it off the runtime.
@@ -66,7 +67,7 @@ impl HostSource for SysHost {
         let cpu = self.system.global_cpu_usage() as f64;
         let load = System::load_average();
         let total = self.system.total_memory();
-        let memory = (total > 0).then(|| crate::snapshot::MemorySample {
+        let memory = (total > 0).then(|| MemorySample {
             total_bytes: total,
             used_bytes: total.saturating_sub(self.system.available_memory()),
             swap_total_bytes: self.system.total_swap(),

@@ -15,7 +15,7 @@ use crate::assess::ItemInput;
 use crate::classify::Class;
 use crate::explain::{explain_class, explain_reply, Explanation, Limits};
 use crate::item::ItemId;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 /// Minutes of history per destination.
 const HISTORY_MINS: i64 = 60;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::lines::{Line, LineSplitter, Skip};
 use super::SharedAggregator;
 use crate::error::Error;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JournalSource {

@@ -15,7 +15,7 @@ use super::lines::{Line, LineSplitter};
 use super::timestamp;
 use super::SharedAggregator;
 use crate::error::Error;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 /// Bytes read per poll at most, so one poll of a huge backlog stays short.
 const MAX_READ_PER_POLL: u64 = 64 * 1024 * 1024;

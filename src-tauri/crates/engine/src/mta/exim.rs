@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::mta::procfs;
+use crate::mta::{procfs, sockets};
 use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -276,16 +276,16 @@ impl MtaSource for Exim {
             .unwrap_or_default();
         // The daemon forks a child per connection: with no child and nothing waiting
         // to be accepted there is no connection, and the cheap listener dump suffices.
-        let mut sockets = procfs::tcp_sockets_on(&ports, children > 0);
+        let mut sockets = sockets::tcp_sockets_on(&ports, children > 0);
         if children == 0
             && sockets
                 .iter()
-                .any(|t| t.state == procfs::TCP_LISTEN && t.rx_queue > 0)
+                .any(|t| t.state == sockets::TCP_LISTEN && t.rx_queue > 0)
         {
-            sockets = procfs::tcp_sockets_on(&ports, true);
+            sockets = sockets::tcp_sockets_on(&ports, true);
         }
         for port in ports {
-            let u = procfs::endpoint_use(&sockets, None, port);
+            let u = sockets::endpoint_use(&sockets, None, port);
             let top = u.peers.first();
             s.services.push(ServiceSample {
                 name: format!("smtp:{port}"),

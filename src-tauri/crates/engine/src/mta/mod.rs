@@ -11,9 +11,9 @@ pub mod exim;
 pub mod opensmtpd;
 pub mod postfix;
 pub mod procfs;
+pub mod sockets;
 mod sample;
 pub mod sendmail;
-pub mod sockdiag;
 
 pub use sample::{Counted, MtaSample, QueueCounts, QueueDetails, QueueFs, ServiceSample};
 
@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::{MtaConfig, MtaKind};
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 /// A mail server read from outside. `sample` may block briefly (statvfs, a cached
 /// postconf): the monitor calls it on the blocking pool with a timeout.
@@ -179,7 +179,7 @@ mod tests {
     struct FakeHost;
     impl crate::host::HostSource for FakeHost {
         fn prime(&mut self) {}
-        fn sample(&mut self) -> Result<crate::snapshot::HostSample, String> {
+        fn sample(&mut self) -> Result<crate::host::HostSample, String> {
             Ok(Default::default())
         }
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mta::procfs;
+use crate::mta::{procfs, sockets};
 use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
 
 pub struct OpenSmtpd {
@@ -128,9 +128,9 @@ impl MtaSource for OpenSmtpd {
             });
         } else {
             let ports: Vec<u16> = listeners.iter().map(|l| l.1).collect();
-            let sockets = procfs::tcp_sockets_on(&ports, sessions.is_none_or(|n| n > 0));
+            let sockets = sockets::tcp_sockets_on(&ports, sessions.is_none_or(|n| n > 0));
             for (addr, port) in listeners {
-                let u = procfs::endpoint_use(&sockets, addr, port);
+                let u = sockets::endpoint_use(&sockets, addr, port);
                 let top = u.peers.first();
                 s.services.push(ServiceSample {
                     name: match addr {

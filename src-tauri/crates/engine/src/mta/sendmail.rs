@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::mta::procfs;
+use crate::mta::{procfs, sockets};
 use crate::mta::{MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
 
 pub struct Sendmail {
@@ -137,7 +137,7 @@ impl MtaSource for Sendmail {
         let daemons = parse_daemons(&cf);
         let ports: Vec<u16> = daemons.iter().map(|d| d.1).collect();
         // A child per connection: with none, the cheap listener dump suffices.
-        let sockets = procfs::tcp_sockets_on(&ports, children > 0);
+        let sockets = sockets::tcp_sockets_on(&ports, children > 0);
         let mut service = ServiceSample {
             name: "smtp".into(),
             command: "sendmail".into(),
@@ -153,7 +153,7 @@ impl MtaSource for Sendmail {
         }
         let mut peers: BTreeMap<IpAddr, u64> = BTreeMap::new();
         for &(addr, port) in &daemons {
-            let u = procfs::endpoint_use(&sockets, addr, port);
+            let u = sockets::endpoint_use(&sockets, addr, port);
             service.listening |= u.listening;
             if u.listening {
                 service.backlog = Some(service.backlog.unwrap_or(0) + u.backlog);

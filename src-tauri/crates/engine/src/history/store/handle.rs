@@ -16,7 +16,7 @@ use crate::config::HistoryConfig;
 use crate::history::SampleBatch;
 use crate::monitor::Tick;
 use crate::probe::ProbeResult;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 /// After a failure, the next attempt waits this long (tick time).
 const RETRY_AFTER_S: f64 = 60.0;

@@ -30,7 +30,7 @@ use crate::assess::Level;
 use crate::config::HistoryConfig;
 use crate::monitor::Tick;
 use crate::probe::ProbeResult;
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 pub use handle::{History, HistoryStatus};
 pub use query::Resolution;

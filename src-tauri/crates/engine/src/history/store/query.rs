@@ -13,7 +13,7 @@ use super::{AlertKind, AlertRecord, Context, HistoryError, Store};
 use crate::classify::Reply;
 use crate::history::SampleBatch;
 use crate::probe::{ProbeResult, Timings};
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 /// Which table a range is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

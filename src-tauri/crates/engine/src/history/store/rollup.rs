@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, HistoryError, Retention};
-use crate::snapshot::Ts;
+use crate::time::Ts;
 
 pub(super) const MINUTE: i64 = 60;
 pub(super) const HOUR: i64 = 3600;

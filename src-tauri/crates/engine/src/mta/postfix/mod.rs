@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use config::{MasterService, PostfixConfig};
 
 use crate::mta::procfs::{self, Process};
+use crate::mta::sockets;
 use crate::mta::{command, MtaSample, MtaSource, QueueFs, QueueLister, ServiceSample};
 
 pub struct Postfix {
@@ -186,15 +187,15 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         .filter(|svc| svc.kind == "inet")
         .filter_map(|svc| svc.port)
         .collect();
-    let mut sockets = procfs::tcp_sockets_on(&ports, !procs.is_empty());
+    let mut sockets = sockets::tcp_sockets_on(&ports, !procs.is_empty());
     if procs.is_empty()
         && sockets
             .iter()
-            .any(|t| t.state == procfs::TCP_LISTEN && t.rx_queue > 0)
+            .any(|t| t.state == sockets::TCP_LISTEN && t.rx_queue > 0)
     {
-        sockets = procfs::tcp_sockets_on(&ports, true);
+        sockets = sockets::tcp_sockets_on(&ports, true);
     }
-    let somaxconn = procfs::somaxconn();
+    let somaxconn = sockets::somaxconn();
     let exceptions = cfg.limit_exceptions();
     let inet_addr = interfaces_addr(cfg.get("inet_interfaces"));
     for svc in &cfg.services {
@@ -226,7 +227,7 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
             let addr = svc.address.or(inet_addr);
             out.address = addr.map(|a| a.to_string());
             if let Some(port) = port {
-                let u = procfs::endpoint_use(&sockets, addr, port);
+                let u = sockets::endpoint_use(&sockets, addr, port);
                 out.listening = u.listening;
                 out.backlog = u.listening.then_some(u.backlog);
                 // master listens with backlog max(maxproc, default_process_limit); the

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rustix::net::{self as rnet, AddressFamily, RecvFlags, SendFlags, SocketType};
 
-use crate::mta::procfs::{TcpSocket, TCP_ESTABLISHED, TCP_LISTEN};
+use super::{TcpSocket, TCP_ESTABLISHED, TCP_LISTEN};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLM_F_REQUEST: u16 = 0x01;
