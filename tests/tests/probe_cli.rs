@@ -101,6 +101,8 @@ async fn bad_usage_exits_3_before_connecting() {
         &["127.0.0.1", "--send"],
         &["127.0.0.1", "--tls", "sometimes"],
         &["127.0.0.1", "--timeout", "0"],
+        &["127.0.0.1", "--timeout", "1e20"],
+        &["127.0.0.1", "--timeout", "inf"],
         &["999.1.2.3"],
     ] {
         let r = cli(args).await;

@@ -1,8 +1,14 @@
 //! What to probe, and the check that it makes sense before anything connects.
+//!
+//! [`check_target`] is the one check of a `[[probe]]` target: the configuration runs
+//! it at load (so a bad target is an error with its line and column, never a target
+//! silently dropped later) and [`ProbeSpec::validate`] runs the same checks before a
+//! probe starts.
 
 use std::fmt;
+use std::io::Read;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -72,25 +78,59 @@ impl ProbeSpec {
             tls: t.tls,
             verify_tls: t.verify_tls,
             ca_file: t.ca_file.clone(),
-            timeout: Duration::from_secs_f64(t.timeout_secs.clamp(0.0, 86_400.0)),
+            timeout: secs(t.timeout_secs),
             helo: t.helo.clone(),
             mail_from: t.mail_from.clone(),
             rcpt_to: t.rcpt_to.clone(),
             send: t.send,
             username: t.username.clone(),
             password: None,
-            interval: Duration::from_secs_f64(t.interval_secs.clamp(1.0, 86_400.0)),
+            interval: secs(t.interval_secs),
         }
     }
 
     /// Checks everything that can be checked without the network, and prepares TLS.
     pub fn validate(self) -> Result<Probe, ProbeError> {
+        let Checked {
+            host,
+            from,
+            rcpt,
+            helo,
+            ca,
+        } = self.check()?;
+        let tls = match self.tls {
+            TlsMode::None => None,
+            TlsMode::Starttls | TlsMode::Implicit => Some(self.tls_parameters(&host, ca)?),
+        };
+        let target = match host {
+            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            Host::Ip(ip) => format!("{ip}:{}", self.port),
+            Host::Name(ref n) => format!("{n}:{}", self.port),
+        };
+        Ok(Probe {
+            spec: self,
+            host,
+            target,
+            from,
+            rcpt,
+            helo,
+            tls,
+        })
+    }
+
+    /// Everything [`validate`](Self::validate) checks except building the TLS setup
+    /// (which loads the system's roots: too slow to repeat at every configuration load).
+    fn check(&self) -> Result<Checked, ProbeError> {
         let host = parse_host(&self.host)?;
         if self.port == 0 {
             return Err(ProbeError::Port);
         }
-        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
+        let max = Duration::from_secs_f64(MAX_SECS);
+        if self.timeout.is_zero() || self.timeout > max {
             return Err(ProbeError::Timeout(self.timeout.as_secs_f64()));
+        }
+        if self.interval < Duration::from_secs_f64(MIN_INTERVAL_SECS) || self.interval > max {
+            return Err(ProbeError::Interval(self.interval.as_secs_f64()));
         }
         let from = parse_mailbox("mail_from", &self.mail_from)?;
         let rcpt = match &self.rcpt_to {
@@ -115,37 +155,30 @@ impl ProbeSpec {
                 return Err(ProbeError::Username);
             }
         }
-        let tls = match self.tls {
-            TlsMode::None => None,
-            TlsMode::Starttls | TlsMode::Implicit => Some(self.tls_parameters(&host)?),
+        let ca = match &self.ca_file {
+            Some(path) => Some(read_ca_file(path)?),
+            None => None,
         };
-        let target = match host {
-            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
-            Host::Ip(ip) => format!("{ip}:{}", self.port),
-            Host::Name(ref n) => format!("{n}:{}", self.port),
-        };
-        Ok(Probe {
-            spec: self,
+        Ok(Checked {
             host,
-            target,
             from,
             rcpt,
             helo,
-            tls,
+            ca,
         })
     }
 
-    fn tls_parameters(&self, host: &Host) -> Result<TlsParameters, ProbeError> {
+    fn tls_parameters(
+        &self,
+        host: &Host,
+        ca: Option<Certificate>,
+    ) -> Result<TlsParameters, ProbeError> {
         let name = match host {
             Host::Ip(ip) => ip.to_string(),
             Host::Name(n) => n.trim_end_matches('.').to_string(),
         };
         let mut b = TlsParameters::builder(name);
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
+        if let Some(cert) = ca {
             b = b.add_root_certificate(cert);
         }
         if !self.verify_tls {
@@ -155,6 +188,115 @@ impl ProbeSpec {
         }
         b.build_rustls().map_err(|e| ProbeError::Tls(e.to_string()))
     }
+}
+
+/// What [`ProbeSpec::check`] found well-formed.
+struct Checked {
+    host: Host,
+    from: Option<Address>,
+    rcpt: Option<Address>,
+    helo: ClientId,
+    ca: Option<Certificate>,
+}
+
+/// Longest probe timeout and interval, in seconds.
+pub const MAX_SECS: f64 = 3600.0;
+/// Shortest probe interval: a probe is a whole SMTP dialogue.
+pub const MIN_INTERVAL_SECS: f64 = 1.0;
+/// Largest CA file read: a bundle of a few hundred certificates is far below it.
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Seconds as a `Duration` without a panic: what cannot be one (NaN, negative, 1e20,
+/// inf) becomes zero or the maximum, both of which [`ProbeSpec::validate`] refuses.
+fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(if v > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
+}
+
+/// A `[[probe]]` target that cannot be probed: the key at fault and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TargetInvalid {
+    /// The `[[probe]]` key (`host`, `verify_tls`, `ca_file`, ...).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl From<ProbeError> for TargetInvalid {
+    fn from(e: ProbeError) -> Self {
+        TargetInvalid {
+            field: e.field(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The one check of a configured target, shared by the configuration (at load) and
+/// [`ProbeSpec::validate`] (before a probe starts). Reads the CA file, nothing else
+/// outside the process; never touches the network.
+pub fn check_target(t: &ProbeTarget) -> Result<(), TargetInvalid> {
+    // Checked as numbers first, so the message shows the value as written.
+    for (field, v, min, inclusive) in [
+        ("timeout_secs", t.timeout_secs, 0.0, false),
+        ("interval_secs", t.interval_secs, MIN_INTERVAL_SECS, true),
+    ] {
+        let low = if inclusive { v >= min } else { v > min };
+        if !(v.is_finite() && low && v <= MAX_SECS) {
+            let e = if field == "timeout_secs" {
+                ProbeError::Timeout(v)
+            } else {
+                ProbeError::Interval(v)
+            };
+            return Err(e.into());
+        }
+    }
+    ProbeSpec::from_target(t).check()?;
+    Ok(())
+}
+
+/// Reads a CA file of bounded size that is a regular file, without blocking on a FIFO
+/// or a device put in its place.
+fn read_ca_file(path: &Path) -> Result<Certificate, ProbeError> {
+    use rustix::fs::{Mode, OFlags};
+    let bad = |why: String| ProbeError::CaFile(format!("{}: {why}", path.display()));
+    let check = |meta: &std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(bad(
+                "not a regular file (a PEM file of CA certificates is expected)".into(),
+            ));
+        }
+        if meta.len() > MAX_CA_FILE_BYTES {
+            return Err(bad(format!(
+                "{} bytes; a CA file may have at most {MAX_CA_FILE_BYTES}",
+                meta.len()
+            )));
+        }
+        Ok(())
+    };
+    check(&std::fs::metadata(path).map_err(|e| bad(e.to_string()))?)?;
+    // O_NONBLOCK: should the path turn into a FIFO after the check, open still returns.
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| bad(std::io::Error::from(e).to_string()))?;
+    let file = std::fs::File::from(fd);
+    check(&file.metadata().map_err(|e| bad(e.to_string()))?)?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| bad(e.to_string()))?;
+    if memchr::memmem::find(&pem, b"-----BEGIN CERTIFICATE-----").is_none() {
+        return Err(bad(
+            "no certificate in it (a PEM file with -----BEGIN CERTIFICATE----- blocks is expected)"
+                .into(),
+        ));
+    }
+    Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))
 }
 
 /// A probe whose target and addresses are known to be well-formed.
@@ -203,10 +345,12 @@ pub(super) enum Host {
 pub enum ProbeError {
     #[error("invalid host {0:?}: {1}")]
     Host(String, String),
-    #[error("invalid port: must be 1-65535")]
+    #[error("invalid port 0: must be 1-65535")]
     Port,
     #[error("invalid timeout {0} s: must be more than 0 and at most 3600")]
     Timeout(f64),
+    #[error("invalid interval {0} s: must be at least 1 and at most 3600")]
+    Interval(f64),
     #[error("invalid {field} address {value:?}: {why}")]
     Address {
         field: &'static str,
@@ -223,6 +367,24 @@ pub enum ProbeError {
     CaFile(String),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+}
+
+impl ProbeError {
+    /// The `[[probe]]` key the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ProbeError::Host(..) => "host",
+            ProbeError::Port => "port",
+            ProbeError::Timeout(_) => "timeout_secs",
+            ProbeError::Interval(_) => "interval_secs",
+            ProbeError::Address { field, .. } => field,
+            ProbeError::Helo(_) => "helo",
+            ProbeError::SendNeedsRcpt => "send",
+            ProbeError::Username => "username",
+            ProbeError::CaFile(_) => "ca_file",
+            ProbeError::Tls(_) => "tls",
+        }
+    }
 }
 
 fn parse_host(raw: &str) -> Result<Host, ProbeError> {
