@@ -840,6 +840,28 @@ path = "/var/log/mail.log"
     }
 
     #[test]
+    fn auth_without_verified_tls_to_a_remote_address_is_refused_at_load() {
+        let e = err(
+            "[[probe]]\nname = \"a\"\nhost = \"192.0.2.1\"\ntls = \"implicit\"\n\
+             verify_tls = false\nusername = \"probe\"\n",
+        );
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("verify_tls"), "{}", e.message);
+        let e = err(
+            "[[probe]]\nname = \"a\"\nhost = \"192.0.2.1\"\ntls = \"none\"\nusername = \"probe\"\n",
+        );
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("tls"), "{}", e.message);
+        // A loopback server may be given the password over anything.
+        parse(
+            "[[probe]]\nname = \"a\"\nhost = \"::1\"\ntls = \"implicit\"\n\
+             verify_tls = false\nusername = \"probe\"\n",
+            Path::new("x.toml"),
+        )
+        .expect("loopback may AUTH without verification");
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("", 0), (1, 1));

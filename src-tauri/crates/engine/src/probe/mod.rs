@@ -29,7 +29,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::classify::{Class, Reply};
 pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle};
-pub use spec::{check_target, Probe, ProbeError, ProbeSpec, TargetInvalid, MAX_CA_FILE_BYTES};
+pub use spec::{
+    auth_channel, check_target, Probe, ProbeError, ProbeSpec, TargetInvalid, Unprotected,
+    MAX_CA_FILE_BYTES,
+};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
 
 /// How a probe ended. Names are a contract.

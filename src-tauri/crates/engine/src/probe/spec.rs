@@ -154,6 +154,11 @@ impl ProbeSpec {
             if u.is_empty() || u.chars().any(char::is_control) {
                 return Err(ProbeError::Username);
             }
+            // A name is judged once it is resolved (in the dialogue); an address now.
+            if let Host::Ip(ip) = host {
+                auth_channel(self.tls, self.verify_tls, &[ip])
+                    .map_err(|why| self.auth_refused(why))?;
+            }
         }
         let ca = match &self.ca_file {
             Some(path) => Some(read_ca_file(path)?),
@@ -166,6 +171,15 @@ impl ProbeSpec {
             helo,
             ca,
         })
+    }
+
+    /// The error of an AUTH that [`auth_channel`] refuses for this target.
+    pub(super) fn auth_refused(&self, why: Unprotected) -> ProbeError {
+        ProbeError::AuthUnprotected {
+            why,
+            user: self.username.clone().unwrap_or_default(),
+            host: self.host.clone(),
+        }
     }
 
     fn tls_parameters(
@@ -255,6 +269,55 @@ pub fn check_target(t: &ProbeTarget) -> Result<(), TargetInvalid> {
     }
     ProbeSpec::from_target(t).check()?;
     Ok(())
+}
+
+/// Why a password may not be sent over a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unprotected {
+    /// No TLS: the password crosses the network in clear.
+    NoTls,
+    /// TLS without certificate verification: whoever sits in between can pose as the
+    /// server and take the password.
+    Unverified,
+}
+
+impl Unprotected {
+    /// The `[[probe]]` key to change.
+    pub fn field(self) -> &'static str {
+        match self {
+            Unprotected::NoTls => "tls",
+            Unprotected::Unverified => "verify_tls",
+        }
+    }
+}
+
+/// Whether AUTH may send a password over this channel to a server at `addrs` (every
+/// address the host resolves to): over verified TLS to anyone; without TLS, or with
+/// verification off, only when every address is loopback (127.0.0.0/8, ::1), where no
+/// one sits in between.
+pub fn auth_channel(tls: TlsMode, verify_tls: bool, addrs: &[IpAddr]) -> Result<(), Unprotected> {
+    let loopback = !addrs.is_empty() && addrs.iter().all(|a| a.to_canonical().is_loopback());
+    match (tls, verify_tls) {
+        _ if loopback => Ok(()),
+        (TlsMode::None, _) => Err(Unprotected::NoTls),
+        (_, false) => Err(Unprotected::Unverified),
+        (_, true) => Ok(()),
+    }
+}
+
+fn auth_message(why: Unprotected, user: &str, host: &str) -> String {
+    match why {
+        Unprotected::NoTls => format!(
+            "AUTH as {user} would send its password in clear to {host}, which is not a loopback \
+             address: set tls = \"starttls\" or \"implicit\" (--tls starttls|implicit)"
+        ),
+        Unprotected::Unverified => format!(
+            "AUTH as {user} would send its password to {host}, which is not a loopback address, \
+             over TLS whose certificate is not verified (verify_tls = false, --insecure), so \
+             anyone in between could pose as the server and take it: turn verification on \
+             (with ca_file for a private CA)"
+        ),
+    }
 }
 
 /// Reads a CA file of bounded size that is a regular file, without blocking on a FIFO
@@ -367,6 +430,12 @@ pub enum ProbeError {
     CaFile(String),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    #[error("{}", auth_message(*why, user, host))]
+    AuthUnprotected {
+        why: Unprotected,
+        user: String,
+        host: String,
+    },
 }
 
 impl ProbeError {
@@ -383,6 +452,7 @@ impl ProbeError {
             ProbeError::Username => "username",
             ProbeError::CaFile(_) => "ca_file",
             ProbeError::Tls(_) => "tls",
+            ProbeError::AuthUnprotected { why, .. } => why.field(),
         }
     }
 }
@@ -554,6 +624,46 @@ mod tests {
         let mut s = spec("127.0.0.1");
         s.helo = Some("bad helo".into());
         assert!(matches!(s.validate(), Err(ProbeError::Helo(_))));
+    }
+
+    #[test]
+    fn auth_without_verified_tls_is_refused_except_to_loopback() {
+        use TlsMode::{Implicit, None, Starttls};
+        for (host, tls, verify, allowed) in [
+            ("192.0.2.1", Implicit, true, true),
+            ("192.0.2.1", Starttls, true, true),
+            ("192.0.2.1", Implicit, false, false),
+            ("192.0.2.1", Starttls, false, false),
+            ("192.0.2.1", None, true, false),
+            ("2001:db8::1", Implicit, false, false),
+            ("127.0.0.1", Implicit, false, true),
+            ("127.0.0.1", None, true, true),
+            ("127.3.2.1", Starttls, false, true),
+            ("::1", Implicit, false, true),
+            ("::ffff:127.0.0.1", None, true, true),
+        ] {
+            let mut s = spec(host);
+            s.tls = tls;
+            s.verify_tls = verify;
+            s.username = Some("probe".into());
+            let r = s.validate();
+            assert_eq!(r.is_ok(), allowed, "{host} {tls:?} verify={verify}: {r:?}");
+        }
+        let mut s = spec("192.0.2.1");
+        s.tls = Implicit;
+        s.verify_tls = false;
+        s.username = Some("probe".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("verify_tls") && e.contains("--insecure"), "{e}");
+        let mut s = spec("192.0.2.1");
+        s.username = Some("probe".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("tls = \"starttls\""), "{e}");
+        // Without a user there is no password to protect.
+        let mut s = spec("192.0.2.1");
+        s.tls = Implicit;
+        s.verify_tls = false;
+        assert!(s.validate().is_ok());
     }
 
     #[test]
