@@ -250,6 +250,9 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The key at fault for a validation error (`[probe, 1, port]`); empty for errors
+    /// of syntax, type or unknown keys, which only have a position.
+    pub key_path: Vec<Key>,
 }
 
 impl fmt::Display for ConfigError {
@@ -297,6 +300,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         line: None,
         column: None,
         message: format!("cannot read configuration: {e}"),
+        key_path: Vec::new(),
     })?;
     parse(&text, &path)
 }
@@ -313,6 +317,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             line: Some(line),
             column: Some(column),
             message: e.message().to_string(),
+            key_path: Vec::new(),
         }
     })?;
     if let Err((key_path, message)) = validate(&config) {
@@ -322,6 +327,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             line: Some(line),
             column: Some(column),
             message,
+            key_path,
         });
     }
     Ok(config)
