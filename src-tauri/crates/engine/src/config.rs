@@ -809,6 +809,22 @@ path = "/var/log/mail.log"
         std::fs::write(&big, vec![b'#'; 2 * 1024 * 1024]).expect("write");
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "no certificates here\n").expect("write");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, crate::probe::TEST_CA_PEM).expect("write");
+        parse(
+            &format!(
+                "[[probe]]\nname = \"a\"\ntls = \"starttls\"\nca_file = \"{}\"\n",
+                good.display()
+            ),
+            Path::new("x.toml"),
+        )
+        .expect("a real CA file is fine");
         let head = "[[probe]]\nname = \"a\"\n";
         for (rest, line, what) in [
             ("host = \"exa mple.org\"\n".to_string(), 3, "invalid host"),
@@ -836,6 +852,11 @@ path = "/var/log/mail.log"
                 format!("tls = \"starttls\"\nca_file = \"{}\"\n", empty.display()),
                 4,
                 "no certificate",
+            ),
+            (
+                format!("tls = \"starttls\"\nca_file = \"{}\"\n", garbage.display()),
+                4,
+                "not a usable CA certificate",
             ),
         ] {
             let text = format!("{head}{rest}");

@@ -541,15 +541,10 @@ warn_ratio = 0.8
         assert!(out.starts_with("thresholds = {"), "stays inline:\n{out}");
     }
 
-    /// A PEM file that passes the CA file check (the content is not a real certificate:
-    /// nothing here makes a TLS connection).
+    /// A CA file that passes the check of `ca_file`.
     fn ca(dir: &Path, name: &str) -> PathBuf {
         let p = dir.join(name);
-        std::fs::write(
-            &p,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        )
-        .expect("write ca");
+        std::fs::write(&p, crate::probe::TEST_CA_PEM).expect("write ca");
         p
     }
 

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::classify::{Class, Reply};
 pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle};
+#[cfg(test)]
+pub(crate) use spec::TEST_CA_PEM;
 pub use spec::{
     auth_channel, check_target, Probe, ProbeError, ProbeSpec, TargetInvalid, Unprotected,
     MAX_CA_FILE_BYTES,

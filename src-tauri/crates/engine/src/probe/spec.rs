@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 
@@ -359,8 +359,21 @@ fn read_ca_file(path: &Path) -> Result<Certificate, ProbeError> {
                 .into(),
         ));
     }
-    Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))
+    let cert = Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+    // Each must parse as a certificate, or TLS setup would fail only at the first
+    // probe. Without the system's roots this costs well under a millisecond.
+    TlsParameters::builder("localhost".into())
+        .certificate_store(CertificateStore::None)
+        .add_root_certificate(cert.clone())
+        .build_rustls()
+        .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+    Ok(cert)
 }
+
+/// A self-signed CA certificate (its key was thrown away) for tests that need a CA
+/// file which passes [`read_ca_file`]; nothing connects with it.
+#[cfg(test)]
+pub(crate) const TEST_CA_PEM: &str = include_str!("testdata/test-ca.pem");
 
 /// A probe whose target and addresses are known to be well-formed.
 pub struct Probe {
