@@ -17,8 +17,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
+use super::auth::auth_channel;
 use super::reply;
-use super::spec::{auth_channel, Host, Probe};
+use super::spec::{Host, Probe};
 use super::timed::{Recorder, TimedStream};
 use super::{Outcome, Phase, ProbeResult, Timings};
 use crate::classify::{classify, Class, Reply};

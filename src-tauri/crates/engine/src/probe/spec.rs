@@ -6,16 +6,17 @@
 //! probe starts.
 
 use std::fmt;
-use std::io::Read;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use lettre::transport::smtp::client::{Certificate, CertificateStore, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 
+use super::auth::{self, auth_channel, Unprotected};
+use super::ca_file;
 use crate::config::{ProbeTarget, TlsMode};
 
 /// A probe target as the user described it (config `[[probe]]` or CLI flags).
@@ -161,7 +162,7 @@ impl ProbeSpec {
             }
         }
         let ca = match &self.ca_file {
-            Some(path) => Some(read_ca_file(path)?),
+            Some(path) => Some(ca_file::read(path)?),
             None => None,
         };
         Ok(Checked {
@@ -217,8 +218,6 @@ struct Checked {
 pub const MAX_SECS: f64 = 3600.0;
 /// Shortest probe interval: a probe is a whole SMTP dialogue.
 pub const MIN_INTERVAL_SECS: f64 = 1.0;
-/// Largest CA file read: a bundle of a few hundred certificates is far below it.
-pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Seconds as a `Duration` without a panic: what cannot be one (NaN, negative, 1e20,
 /// inf) becomes zero or the maximum, both of which [`ProbeSpec::validate`] refuses.
@@ -270,110 +269,6 @@ pub fn check_target(t: &ProbeTarget) -> Result<(), TargetInvalid> {
     ProbeSpec::from_target(t).check()?;
     Ok(())
 }
-
-/// Why a password may not be sent over a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unprotected {
-    /// No TLS: the password crosses the network in clear.
-    NoTls,
-    /// TLS without certificate verification: whoever sits in between can pose as the
-    /// server and take the password.
-    Unverified,
-}
-
-impl Unprotected {
-    /// The `[[probe]]` key to change.
-    pub fn field(self) -> &'static str {
-        match self {
-            Unprotected::NoTls => "tls",
-            Unprotected::Unverified => "verify_tls",
-        }
-    }
-}
-
-/// Whether AUTH may send a password over this channel to a server at `addrs` (every
-/// address the host resolves to): over verified TLS to anyone; without TLS, or with
-/// verification off, only when every address is loopback (127.0.0.0/8, ::1), where no
-/// one sits in between.
-pub fn auth_channel(tls: TlsMode, verify_tls: bool, addrs: &[IpAddr]) -> Result<(), Unprotected> {
-    let loopback = !addrs.is_empty() && addrs.iter().all(|a| a.to_canonical().is_loopback());
-    match (tls, verify_tls) {
-        _ if loopback => Ok(()),
-        (TlsMode::None, _) => Err(Unprotected::NoTls),
-        (_, false) => Err(Unprotected::Unverified),
-        (_, true) => Ok(()),
-    }
-}
-
-fn auth_message(why: Unprotected, user: &str, host: &str) -> String {
-    match why {
-        Unprotected::NoTls => format!(
-            "AUTH as {user} would send its password in clear to {host}, which is not a loopback \
-             address: set tls = \"starttls\" or \"implicit\" (--tls starttls|implicit)"
-        ),
-        Unprotected::Unverified => format!(
-            "AUTH as {user} would send its password to {host}, which is not a loopback address, \
-             over TLS whose certificate is not verified (verify_tls = false, --insecure), so \
-             anyone in between could pose as the server and take it: turn verification on \
-             (with ca_file for a private CA)"
-        ),
-    }
-}
-
-/// Reads a CA file of bounded size that is a regular file, without blocking on a FIFO
-/// or a device put in its place.
-fn read_ca_file(path: &Path) -> Result<Certificate, ProbeError> {
-    use rustix::fs::{Mode, OFlags};
-    let bad = |why: String| ProbeError::CaFile(format!("{}: {why}", path.display()));
-    let check = |meta: &std::fs::Metadata| {
-        if !meta.is_file() {
-            return Err(bad(
-                "not a regular file (a PEM file of CA certificates is expected)".into(),
-            ));
-        }
-        if meta.len() > MAX_CA_FILE_BYTES {
-            return Err(bad(format!(
-                "{} bytes; a CA file may have at most {MAX_CA_FILE_BYTES}",
-                meta.len()
-            )));
-        }
-        Ok(())
-    };
-    check(&std::fs::metadata(path).map_err(|e| bad(e.to_string()))?)?;
-    // O_NONBLOCK: should the path turn into a FIFO after the check, open still returns.
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| bad(std::io::Error::from(e).to_string()))?;
-    let file = std::fs::File::from(fd);
-    check(&file.metadata().map_err(|e| bad(e.to_string()))?)?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_FILE_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| bad(e.to_string()))?;
-    if memchr::memmem::find(&pem, b"-----BEGIN CERTIFICATE-----").is_none() {
-        return Err(bad(
-            "no certificate in it (a PEM file with -----BEGIN CERTIFICATE----- blocks is expected)"
-                .into(),
-        ));
-    }
-    let cert = Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
-    // Each must parse as a certificate, or TLS setup would fail only at the first
-    // probe. Without the system's roots this costs well under a millisecond.
-    TlsParameters::builder("localhost".into())
-        .certificate_store(CertificateStore::None)
-        .add_root_certificate(cert.clone())
-        .build_rustls()
-        .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
-    Ok(cert)
-}
-
-/// A self-signed CA certificate (its key was thrown away) for tests that need a CA
-/// file which passes [`read_ca_file`]; nothing connects with it.
-#[cfg(test)]
-pub(crate) const TEST_CA_PEM: &str = include_str!("testdata/test-ca.pem");
 
 /// A probe whose target and addresses are known to be well-formed.
 pub struct Probe {
@@ -443,7 +338,7 @@ pub enum ProbeError {
     CaFile(String),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
-    #[error("{}", auth_message(*why, user, host))]
+    #[error("{}", auth::message(*why, user, host))]
     AuthUnprotected {
         why: Unprotected,
         user: String,
