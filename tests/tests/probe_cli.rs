@@ -101,6 +101,8 @@ async fn bad_usage_exits_3_before_connecting() {
         &["127.0.0.1", "--send"],
         &["127.0.0.1", "--tls", "sometimes"],
         &["127.0.0.1", "--timeout", "0"],
+        &["127.0.0.1", "--timeout", "1e20"],
+        &["127.0.0.1", "--timeout", "inf"],
         &["999.1.2.3"],
     ] {
         let r = cli(args).await;
@@ -108,4 +110,25 @@ async fn bad_usage_exits_3_before_connecting() {
         assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
         assert!(!r.stderr.is_empty(), "{args:?} said nothing");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_over_unverified_tls_to_a_remote_host_is_refused_before_connecting() {
+    // 192.0.2.1 (TEST-NET-1) is never answered: a probe that tried would time out.
+    let r = cli(&[
+        "192.0.2.1",
+        "--tls",
+        "implicit",
+        "--insecure",
+        "--user",
+        "probe",
+        "--timeout",
+        "30",
+    ])
+    .await;
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--insecure"), "{}", r.stderr);
+    let r = cli(&["192.0.2.1", "--user", "probe", "--timeout", "30"]).await;
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--tls starttls|implicit"), "{}", r.stderr);
 }

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use headroom_engine::config::TlsMode;
-use headroom_engine::probe::{Class, Outcome, Phase, ProbeResult, ProbeSpec};
+use headroom_engine::config::{ProbeTarget, TlsMode};
+use headroom_engine::probe::{
+    auth_channel, check_target, Class, Outcome, Phase, ProbeError, ProbeResult, ProbeSpec,
+    Unprotected,
+};
 use headroom_tests::peers::{Behaviour, Peer, PeerTls, TestPki};
 
 struct Setup {
@@ -149,4 +152,76 @@ async fn a_missing_keyring_password_is_said_and_does_not_crash() {
     let d = r.detail.unwrap_or_default();
     assert!(d.contains("AUTH not attempted"), "{d}");
     assert!(d.contains("keyring"), "{d}");
+}
+
+/// Without verification a man in the middle can take the password, so AUTH then goes
+/// only to a loopback peer, where no one sits in between.
+#[tokio::test]
+async fn auth_without_verification_still_runs_to_a_loopback_peer() {
+    let s = setup();
+    // A certificate for another name, from a CA the probe does not trust.
+    let peer = s.peer(&["mail.example.org"], true).await;
+    for host in ["127.0.0.1", "localhost"] {
+        let mut spec = s.spec(&peer, TlsMode::Implicit);
+        spec.host = host.into();
+        spec.ca_file = None;
+        spec.verify_tls = false;
+        spec.username = Some("probe".into());
+        spec.password = Some("secret".into());
+        let r = run(spec).await;
+        expect(&r, Outcome::Ok, Phase::Quit, Class::Ok);
+        assert!(r.timings_ms.get(Phase::Auth).is_some(), "{host}: no AUTH");
+        assert!(r.detail.is_none(), "{host}: {:?}", r.detail);
+    }
+}
+
+#[tokio::test]
+async fn auth_without_verification_to_a_remote_address_is_refused() {
+    let remote = ["192.0.2.1".parse().expect("ip")];
+    assert_eq!(
+        auth_channel(TlsMode::Implicit, false, &remote),
+        Err(Unprotected::Unverified)
+    );
+    assert_eq!(
+        auth_channel(TlsMode::None, true, &remote),
+        Err(Unprotected::NoTls)
+    );
+    assert_eq!(auth_channel(TlsMode::Starttls, true, &remote), Ok(()));
+    // A name with one address that is not loopback is not loopback.
+    let mixed = [
+        "127.0.0.1".parse().expect("ip"),
+        "192.0.2.1".parse().expect("ip"),
+    ];
+    assert_eq!(
+        auth_channel(TlsMode::Implicit, false, &mixed),
+        Err(Unprotected::Unverified)
+    );
+
+    let mut spec = ProbeSpec::new("192.0.2.1", 465);
+    spec.tls = TlsMode::Implicit;
+    spec.verify_tls = false;
+    spec.username = Some("probe".into());
+    spec.password = Some("secret".into());
+    let e = spec.validate().expect_err("refused before connecting");
+    assert!(
+        matches!(
+            e,
+            ProbeError::AuthUnprotected {
+                why: Unprotected::Unverified,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // The configuration says the same, naming the key.
+    let t = ProbeTarget {
+        host: "192.0.2.1".into(),
+        port: 465,
+        tls: TlsMode::Implicit,
+        verify_tls: false,
+        username: Some("probe".into()),
+        ..ProbeTarget::default()
+    };
+    let e = check_target(&t).expect_err("refused at load");
+    assert_eq!(e.field, "verify_tls");
 }

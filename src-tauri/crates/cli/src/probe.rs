@@ -63,13 +63,16 @@ pub async fn run(a: ProbeArgs) -> u8 {
         TlsArg::Starttls => TlsMode::Starttls,
         TlsArg::Implicit => TlsMode::Implicit,
     };
-    if !a.timeout.is_finite() || a.timeout <= 0.0 || a.timeout > 3600.0 {
-        eprintln!(
-            "headroom-cli probe: invalid --timeout {}: must be more than 0 and at most 3600",
-            a.timeout
-        );
-        return EXIT_UNKNOWN;
-    }
+    let timeout = match Duration::try_from_secs_f64(a.timeout) {
+        Ok(d) if !d.is_zero() && a.timeout <= 3600.0 => d,
+        _ => {
+            eprintln!(
+                "headroom-cli probe: invalid --timeout {}: must be more than 0 and at most 3600",
+                a.timeout
+            );
+            return EXIT_UNKNOWN;
+        }
+    };
     let mut spec = ProbeSpec::new(a.host.clone(), 25);
     spec.name = "cli".into();
     spec.port = a
@@ -78,7 +81,7 @@ pub async fn run(a: ProbeArgs) -> u8 {
     spec.tls = tls;
     spec.verify_tls = !a.insecure;
     spec.ca_file = a.ca_file;
-    spec.timeout = Duration::from_secs_f64(a.timeout);
+    spec.timeout = timeout;
     spec.helo = a.helo;
     spec.mail_from = a.from.unwrap_or_default();
     spec.rcpt_to = a.rcpt;

@@ -112,6 +112,8 @@ fn main() {
         Some("ticks") => {
             let etc = std::path::PathBuf::from(&args[2]);
             let secs: f64 = args[3].parse().expect("secs");
+            let run_for = Duration::try_from_secs_f64(secs)
+                .expect("SECS must be a number of seconds a timer can hold");
             let ival: f64 = args[4].parse().expect("interval");
             let mut config = Config::default();
             config.monitor.interval_secs = ival;
@@ -131,7 +133,7 @@ fn main() {
                 let cancel = tokio_util::sync::CancellationToken::new();
                 let stop = cancel.clone();
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                    tokio::time::sleep(run_for).await;
                     stop.cancel();
                 });
                 m.run(cancel).await;

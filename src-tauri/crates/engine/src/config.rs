@@ -253,6 +253,9 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The key at fault for a validation error (`[probe, 1, port]`); empty for errors
+    /// of syntax, type or unknown keys, which only have a position.
+    pub key_path: Vec<Key>,
 }
 
 impl fmt::Display for ConfigError {
@@ -300,6 +303,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         line: None,
         column: None,
         message: format!("cannot read configuration: {e}"),
+        key_path: Vec::new(),
     })?;
     parse(&text, &path)
 }
@@ -316,6 +320,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             line: Some(line),
             column: Some(column),
             message: e.message().to_string(),
+            key_path: Vec::new(),
         }
     })?;
     if let Err((key_path, message)) = validate(&config) {
@@ -325,6 +330,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             line: Some(line),
             column: Some(column),
             message,
+            key_path,
         });
     }
     Ok(config)
@@ -343,21 +349,24 @@ fn k(name: &str) -> Key {
 
 type Invalid = (Vec<Key>, String);
 
-/// Checks what serde cannot: ranges and relations between values.
+/// Longest sampling or probe interval, and probe timeout: an hour.
+pub const MAX_INTERVAL_SECS: f64 = 3600.0;
+/// Longest look-back of a backfill or a forecast, and longest repeat delay: a week.
+pub const MAX_WEEK_MINS: f64 = 7.0 * 24.0 * 60.0;
+
+/// Checks what serde cannot: ranges and relations between values. Every duration is
+/// bounded here, so the monitor can turn each into a timer without overflow.
 pub fn validate(c: &Config) -> Result<(), Invalid> {
-    positive(
-        c.monitor.interval_secs,
-        vec![k("monitor"), k("interval_secs")],
-    )?;
-    if c.monitor.interval_secs < 0.2 {
+    let interval = c.monitor.interval_secs;
+    let at = vec![k("monitor"), k("interval_secs")];
+    positive(interval, at.clone())?;
+    if interval < 0.2 {
         return Err((
-            vec![k("monitor"), k("interval_secs")],
-            format!(
-                "interval_secs = {} is too short; the minimum is 0.2",
-                c.monitor.interval_secs
-            ),
+            at,
+            format!("interval_secs = {interval} is too short; the minimum is 0.2"),
         ));
     }
+    at_most(interval, MAX_INTERVAL_SECS, at)?;
     if c.monitor.memory_history_mins == 0 || c.monitor.memory_history_mins > 24 * 60 {
         return Err((
             vec![k("monitor"), k("memory_history_mins")],
@@ -365,14 +374,17 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
         ));
     }
     let t = &c.thresholds;
+    let th = |key: &str| vec![k("thresholds"), k(key)];
     check_ratio_pair(t.warn_ratio, t.crit_ratio, vec![k("thresholds")])?;
-    positive(
+    positive(t.forecast_horizon_mins, th("forecast_horizon_mins"))?;
+    at_most(
         t.forecast_horizon_mins,
-        vec![k("thresholds"), k("forecast_horizon_mins")],
+        MAX_WEEK_MINS,
+        th("forecast_horizon_mins"),
     )?;
     if !(0.0..0.5).contains(&t.hysteresis) {
         return Err((
-            vec![k("thresholds"), k("hysteresis")],
+            th("hysteresis"),
             format!(
                 "hysteresis = {} must be at least 0 and below 0.5",
                 t.hysteresis
@@ -380,18 +392,31 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
         ));
     }
     if let Some(h) = t.oldest_message_budget_hours {
-        positive(h, vec![k("thresholds"), k("oldest_message_budget_hours")])?;
+        // A month: far beyond any MTA's queue lifetime (Postfix 5 days, Exim 4).
+        positive(h, th("oldest_message_budget_hours"))?;
+        at_most(h, 30.0 * 24.0, th("oldest_message_budget_hours"))?;
     }
-    non_negative(t.min_dwell_secs, vec![k("thresholds"), k("min_dwell_secs")])?;
+    non_negative(t.min_dwell_secs, th("min_dwell_secs"))?;
+    at_most(t.min_dwell_secs, 24.0 * 3600.0, th("min_dwell_secs"))?;
+    positive(t.probe_latency_budget_ms, th("probe_latency_budget_ms"))?;
+    at_most(
+        t.probe_latency_budget_ms,
+        MAX_INTERVAL_SECS * 1000.0,
+        th("probe_latency_budget_ms"),
+    )?;
     for id in t.items.keys() {
         let (w, cr) = t.for_item(*id);
         check_ratio_pair(w, cr, vec![k("thresholds"), k("items"), k(id.as_str())])?;
     }
-    non_negative(
-        c.notifications.min_repeat_mins,
-        vec![k("notifications"), k("min_repeat_mins")],
-    )?;
+    let repeat = vec![k("notifications"), k("min_repeat_mins")];
+    non_negative(c.notifications.min_repeat_mins, repeat.clone())?;
+    at_most(c.notifications.min_repeat_mins, MAX_WEEK_MINS, repeat)?;
     validate_history(&c.history)?;
+    for (i, m) in c.maillogs.iter().enumerate() {
+        let at = vec![k("maillog"), Key::Index(i), k("backfill_mins")];
+        non_negative(m.backfill_mins, at.clone())?;
+        at_most(m.backfill_mins, MAX_WEEK_MINS, at)?;
+    }
     let mut names = std::collections::HashSet::new();
     for (i, p) in c.probes.iter().enumerate() {
         let at = |key: &str| vec![k("probe"), Key::Index(i), k(key)];
@@ -401,14 +426,8 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
         if !names.insert(p.name.as_str()) {
             return Err((at("name"), format!("probe name `{}` is used twice", p.name)));
         }
-        if p.host.trim().is_empty() {
-            return Err((at("host"), "probe host must not be empty".into()));
-        }
-        if p.port == 0 {
-            return Err((at("port"), "port 0 is not a valid SMTP port".into()));
-        }
-        positive(p.interval_secs, at("interval_secs"))?;
-        positive(p.timeout_secs, at("timeout_secs"))?;
+        // The probe's own check, so a target that loads is a target that runs.
+        crate::probe::check_target(p).map_err(|e| (at(e.field), e.message))?;
     }
     Ok(())
 }
@@ -443,6 +462,18 @@ fn positive(v: f64, at: Vec<Key>) -> Result<(), Invalid> {
         Err((
             at.clone(),
             format!("{} = {v} must be a positive number", last(&at)),
+        ))
+    }
+}
+
+/// For values already known to be finite.
+fn at_most(v: f64, max: f64, at: Vec<Key>) -> Result<(), Invalid> {
+    if v <= max {
+        Ok(())
+    } else {
+        Err((
+            at.clone(),
+            format!("{} = {v} is too long; it may be at most {max}", last(&at)),
         ))
     }
 }
@@ -702,6 +733,157 @@ path = "/var/log/mail.log"
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn durations_that_no_timer_can_hold_are_refused_at_load() {
+        // Each of these once reached Duration::from_secs_f64 and panicked the monitor.
+        for (text, line, what) in [
+            (
+                "[monitor]\ninterval_secs = 1e20\n",
+                2,
+                "interval_secs = 100000000000000000000",
+            ),
+            ("[monitor]\ninterval_secs = 3601\n", 2, "at most 3600"),
+            ("[monitor]\ninterval_secs = nan\n", 2, "interval_secs = NaN"),
+            (
+                "[[maillog]]\npath = \"/var/log/mail.log\"\nbackfill_mins = inf\n",
+                3,
+                "backfill_mins = inf",
+            ),
+            ("[[maillog]]\nbackfill_mins = 10081\n", 2, "at most 10080"),
+            ("[[maillog]]\nbackfill_mins = -1\n", 2, "backfill_mins = -1"),
+            (
+                "[[probe]]\nname = \"a\"\ntimeout_secs = 1e20\n",
+                3,
+                "timeout",
+            ),
+            (
+                "[[probe]]\nname = \"a\"\ninterval_secs = 86400\n",
+                3,
+                "interval",
+            ),
+            (
+                "[thresholds]\nforecast_horizon_mins = 1e300\n",
+                2,
+                "at most 10080",
+            ),
+            (
+                "[thresholds]\nmin_dwell_secs = inf\n",
+                2,
+                "min_dwell_secs = inf",
+            ),
+            (
+                "[thresholds]\noldest_message_budget_hours = 1e9\n",
+                2,
+                "oldest_message_budget_hours",
+            ),
+            (
+                "[thresholds]\nprobe_latency_budget_ms = nan\n",
+                2,
+                "probe_latency_budget_ms",
+            ),
+            (
+                "[notifications]\nmin_repeat_mins = 1e30\n",
+                2,
+                "min_repeat_mins",
+            ),
+        ] {
+            let e = err(text);
+            assert_eq!(e.line, Some(line), "{text:?}: {e}");
+            assert!(e.message.contains(what), "{text:?}: {}", e.message);
+        }
+        // The bounds themselves are fine.
+        let ok = "[monitor]\ninterval_secs = 3600\n[[maillog]]\nbackfill_mins = 10080\n\
+                  [[probe]]\nname = \"a\"\ntimeout_secs = 3600\ninterval_secs = 3600\n\
+                  [thresholds]\nforecast_horizon_mins = 10080\n";
+        parse(ok, Path::new("x.toml")).expect("bounds are allowed");
+    }
+
+    #[test]
+    fn probe_targets_are_checked_at_load_as_the_probe_checks_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'#'; 2 * 1024 * 1024]).expect("write");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").expect("write");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, crate::probe::TEST_CA_PEM).expect("write");
+        parse(
+            &format!(
+                "[[probe]]\nname = \"a\"\ntls = \"starttls\"\nca_file = \"{}\"\n",
+                good.display()
+            ),
+            Path::new("x.toml"),
+        )
+        .expect("a real CA file is fine");
+        let head = "[[probe]]\nname = \"a\"\n";
+        for (rest, line, what) in [
+            ("host = \"exa mple.org\"\n".to_string(), 3, "invalid host"),
+            ("helo = \"bad helo\"\n".to_string(), 3, "HELO"),
+            ("rcpt_to = \"not an address\"\n".to_string(), 3, "rcpt_to"),
+            ("mail_from = \"a@b@c\"\n".to_string(), 3, "mail_from"),
+            ("send = true\n".to_string(), 3, "recipient"),
+            ("username = \"\"\n".to_string(), 3, "username"),
+            (
+                "tls = \"starttls\"\nca_file = \"/nonexistent/ca.pem\"\n".to_string(),
+                4,
+                "/nonexistent/ca.pem",
+            ),
+            (
+                "tls = \"starttls\"\nca_file = \"/dev/zero\"\n".to_string(),
+                4,
+                "not a regular file",
+            ),
+            (
+                format!("tls = \"starttls\"\nca_file = \"{}\"\n", big.display()),
+                4,
+                "1048576",
+            ),
+            (
+                format!("tls = \"starttls\"\nca_file = \"{}\"\n", empty.display()),
+                4,
+                "no certificate",
+            ),
+            (
+                format!("tls = \"starttls\"\nca_file = \"{}\"\n", garbage.display()),
+                4,
+                "not a usable CA certificate",
+            ),
+        ] {
+            let text = format!("{head}{rest}");
+            let e = err(&text);
+            assert_eq!(e.line, Some(line), "{text:?}: {e}");
+            assert!(e.message.contains(what), "{text:?}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn auth_without_verified_tls_to_a_remote_address_is_refused_at_load() {
+        let e = err(
+            "[[probe]]\nname = \"a\"\nhost = \"192.0.2.1\"\ntls = \"implicit\"\n\
+             verify_tls = false\nusername = \"probe\"\n",
+        );
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("verify_tls"), "{}", e.message);
+        let e = err(
+            "[[probe]]\nname = \"a\"\nhost = \"192.0.2.1\"\ntls = \"none\"\nusername = \"probe\"\n",
+        );
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("tls"), "{}", e.message);
+        // A loopback server may be given the password over anything.
+        parse(
+            "[[probe]]\nname = \"a\"\nhost = \"::1\"\ntls = \"implicit\"\n\
+             verify_tls = false\nusername = \"probe\"\n",
+            Path::new("x.toml"),
+        )
+        .expect("loopback may AUTH without verification");
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! notifications), validated by the same rules as the file and written back into the
 //! user's TOML without losing their comments, order or other keys.
 //!
+//! Tables are edited in place whatever their syntax (`[table]`, inline table, array of
+//! tables, inline array), and probe targets are matched to their tables by name, so
+//! keys the form does not show, comments and per-target trust (`ca_file`) stay with
+//! the target they belong to.
+//!
 //! Writes are atomic: the new text is validated by [`config::parse`] first, written
 //! to a temporary file in the same directory, synced, and renamed over the old one,
 //! so a crash or a refused setting never leaves a half-written file.
@@ -10,9 +15,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table, Value};
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
-use crate::config::{self, Config, ProbeTarget, TlsMode};
+use crate::config::{self, Config, Key, ProbeTarget, TlsMode};
 
 /// What the settings screen shows and sends back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -66,32 +71,37 @@ pub fn edit(original: &str, file: &Path, s: &Settings) -> Result<(String, Config
     set(
         &mut doc,
         &["monitor", "interval_secs"],
-        value(s.interval_secs),
+        Value::from(s.interval_secs),
     );
-    set(&mut doc, &["thresholds", "warn_ratio"], value(s.warn_ratio));
-    set(&mut doc, &["thresholds", "crit_ratio"], value(s.crit_ratio));
+    set(
+        &mut doc,
+        &["thresholds", "warn_ratio"],
+        Value::from(s.warn_ratio),
+    );
+    set(
+        &mut doc,
+        &["thresholds", "crit_ratio"],
+        Value::from(s.crit_ratio),
+    );
     set(
         &mut doc,
         &["thresholds", "forecast_horizon_mins"],
-        value(s.forecast_horizon_mins),
+        Value::from(s.forecast_horizon_mins),
     );
     set(
         &mut doc,
         &["notifications", "enabled"],
-        value(s.notifications_enabled),
+        Value::from(s.notifications_enabled),
     );
     set(
         &mut doc,
         &["notifications", "min_repeat_mins"],
-        value(s.min_repeat_mins),
+        Value::from(s.min_repeat_mins),
     );
     set_probes(&mut doc, &s.probes);
     let text = doc.to_string();
     let config = config::parse(&text, file).map_err(|e| {
-        let field = e
-            .line
-            .and_then(|l| field_at_line(&text, l))
-            .unwrap_or_else(|| "file".to_string());
+        let field = field_name(&text, &e.key_path, &s.probes).unwrap_or_else(|| "file".into());
         refuse(&field, e.message)
     })?;
     Ok((text, config))
@@ -115,29 +125,51 @@ pub fn save(path: &Path, s: &Settings) -> Result<Config, SettingsError> {
     Ok(config)
 }
 
-/// Writes `bytes` to `path` through a synced temporary file in the same directory.
+/// Writes `bytes` to `path` through a synced temporary file in the same directory,
+/// renamed over the old file. When `path` is a symlink, its target is written, so the
+/// link (into a dotfiles repository, say) survives. The temporary file has a random
+/// name and is created exclusively, so nothing planted in the directory is written
+/// through; it gets the old file's mode, or 0600 for a new file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let target = resolve_links(path)?;
+    let dir = target
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("config.toml"),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        // Keep the user's permissions on the file (it may be 0600).
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
+    let mode = match std::fs::metadata(&target) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0o600,
+        Err(e) => return Err(e),
+    };
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.toml");
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.{:016x}.tmp", fastrand::u64(..)));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
         }
-        std::fs::rename(&tmp, path)?;
+    };
+    let result = (|| {
+        file.write_all(bytes)?;
+        // The umask may have taken bits off the mode asked for at creation.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &target)?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
@@ -149,135 +181,219 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Sets a key, creating its table as a `[table]` (not an inline one) when missing and
-/// keeping the comments around an existing value.
-fn set(doc: &mut DocumentMut, path: &[&str], new: Item) {
-    let (key, tables) = match path.split_last() {
-        Some(x) => x,
-        None => return,
+/// The file a path names after following symlinks, even when the last one points to
+/// a file that does not exist yet.
+fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    // The kernel's own limit on links followed in one lookup.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Sets a key, creating missing tables as `[table]`s (inside an inline table, as inline
+/// tables) and editing existing ones in place whatever their syntax, so keys the form
+/// does not show (per-item overrides, say) stay. Comments around an old value stay.
+fn set(doc: &mut DocumentMut, path: &[&str], new: Value) {
+    let Some((key, tables)) = path.split_last() else {
+        return;
     };
-    let mut table: &mut Table = doc.as_table_mut();
+    let mut table: &mut dyn TableLike = doc.as_table_mut();
     for name in tables {
-        if !table.contains_key(name) || !table[*name].is_table() {
+        if !table.get(name).is_some_and(Item::is_table_like) {
             let mut t = Table::new();
             t.set_implicit(false);
             table.insert(name, Item::Table(t));
         }
-        table = match table[*name].as_table_mut() {
+        table = match table.get_mut(name).and_then(Item::as_table_like_mut) {
             Some(t) => t,
             None => return,
         };
     }
-    replace_keeping_decor(table, key, new);
+    put(table, key, Some(new));
 }
 
-fn replace_keeping_decor(table: &mut Table, key: &str, new: Item) {
-    match (table.get_mut(key).and_then(|i| i.as_value_mut()), new) {
-        (Some(old), Item::Value(mut v)) => {
+/// Sets (or with `None` removes) a value, keeping the comments around the old one.
+fn put(table: &mut dyn TableLike, key: &str, new: Option<Value>) {
+    match (table.get_mut(key).and_then(Item::as_value_mut), new) {
+        (Some(old), Some(mut v)) => {
             *v.decor_mut() = old.decor().clone();
             *old = v;
         }
-        (_, new) => {
-            table.insert(key, new);
+        (None, Some(v)) => {
+            table.insert(key, Item::Value(v));
         }
-    }
-}
-
-fn set_or_remove(table: &mut Table, key: &str, v: Option<Item>) {
-    match v {
-        Some(v) => replace_keeping_decor(table, key, v),
-        None => {
+        (_, None) => {
             table.remove(key);
         }
     }
 }
 
-/// Updates `[[probe]]` tables in place (so comments inside them survive), removes the
-/// ones no longer wanted and appends new ones.
+/// Writes every key of a target into its table (a `[[probe]]` or an inline table);
+/// keys at their default are removed.
+fn write_target(t: &mut dyn TableLike, p: &ProbeTarget) {
+    let d = ProbeTarget::default();
+    let s = |v: &str| Value::from(v);
+    put(t, "name", Some(s(&p.name)));
+    put(t, "host", Some(s(&p.host)));
+    put(t, "port", Some(Value::from(i64::from(p.port))));
+    put(
+        t,
+        "tls",
+        Some(s(match p.tls {
+            TlsMode::None => "none",
+            TlsMode::Starttls => "starttls",
+            TlsMode::Implicit => "implicit",
+        })),
+    );
+    put(t, "interval_secs", Some(Value::from(p.interval_secs)));
+    put(t, "timeout_secs", Some(Value::from(p.timeout_secs)));
+    put(t, "helo", p.helo.as_deref().map(s));
+    put(
+        t,
+        "mail_from",
+        (p.mail_from != d.mail_from).then(|| s(&p.mail_from)),
+    );
+    put(t, "rcpt_to", p.rcpt_to.as_deref().map(s));
+    put(t, "send", p.send.then(|| Value::from(true)));
+    put(t, "username", p.username.as_deref().map(s));
+    put(t, "verify_tls", (!p.verify_tls).then(|| Value::from(false)));
+    put(
+        t,
+        "ca_file",
+        p.ca_file.as_deref().map(|f| s(&f.to_string_lossy())),
+    );
+}
+
+fn name_of(t: &dyn TableLike) -> Option<&str> {
+    t.get("name").and_then(Item::as_str)
+}
+
+/// Takes the table of the target called `name` out of `tables`, if there is one.
+fn take_named<T>(
+    tables: &mut Vec<T>,
+    name: &str,
+    view: impl Fn(&T) -> &dyn TableLike,
+) -> Option<T> {
+    let i = tables.iter().position(|t| name_of(view(t)) == Some(name))?;
+    Some(tables.remove(i))
+}
+
+/// Rewrites the probe targets, matching them to the tables in the file by NAME (not
+/// by position: removing the first target must not hand its `ca_file` and comments to
+/// the next), in whatever syntax the file uses: `[[probe]]` tables or an inline array.
 fn set_probes(doc: &mut DocumentMut, probes: &[ProbeTarget]) {
     if probes.is_empty() {
         // No targets at all must be said explicitly, or the default target comes back.
-        let empty = Item::Value(Value::Array(Array::new()));
+        let empty = Value::Array(Array::new());
         if doc.get("probe").is_some_and(Item::is_value) {
-            replace_keeping_decor(doc.as_table_mut(), "probe", empty);
+            put(doc.as_table_mut(), "probe", Some(empty));
         } else {
             doc.remove("probe");
-            doc.insert("probe", empty);
+            doc.insert("probe", Item::Value(empty));
         }
         return;
     }
-    if !doc.contains_key("probe") || !doc["probe"].is_array_of_tables() {
-        doc.insert("probe", Item::ArrayOfTables(ArrayOfTables::new()));
+    match doc.get_mut("probe") {
+        Some(Item::ArrayOfTables(aot)) => {
+            let mut old: Vec<Table> = std::mem::take(aot).into_iter().collect();
+            for p in probes {
+                let mut t =
+                    take_named(&mut old, &p.name, |t| t as &dyn TableLike).unwrap_or_default();
+                write_target(&mut t, p);
+                aot.push(t);
+            }
+            return;
+        }
+        // An inline array with targets stays one; an empty `probe = []` becomes tables.
+        Some(Item::Value(Value::Array(arr))) if !arr.is_empty() => {
+            let mut old: Vec<InlineTable> = arr
+                .iter()
+                .filter_map(|v| v.as_inline_table().cloned())
+                .collect();
+            arr.clear();
+            for p in probes {
+                match take_named(&mut old, &p.name, |t| t as &dyn TableLike) {
+                    Some(mut t) => {
+                        write_target(&mut t, p);
+                        arr.push_formatted(Value::InlineTable(t));
+                    }
+                    None => {
+                        let mut t = InlineTable::new();
+                        write_target(&mut t, p);
+                        arr.push(t);
+                    }
+                }
+            }
+            return;
+        }
+        _ => {}
     }
-    let Some(aot) = doc["probe"].as_array_of_tables_mut() else {
-        return;
-    };
-    while aot.len() > probes.len() {
-        aot.remove(aot.len() - 1);
+    let mut aot = ArrayOfTables::new();
+    for p in probes {
+        let mut t = Table::new();
+        write_target(&mut t, p);
+        aot.push(t);
     }
-    while aot.len() < probes.len() {
-        aot.push(Table::new());
-    }
-    let defaults = ProbeTarget::default();
-    for (t, p) in aot.iter_mut().zip(probes) {
-        replace_keeping_decor(t, "name", value(p.name.as_str()));
-        replace_keeping_decor(t, "host", value(p.host.as_str()));
-        replace_keeping_decor(t, "port", value(i64::from(p.port)));
-        replace_keeping_decor(
-            t,
-            "tls",
-            value(match p.tls {
-                TlsMode::None => "none",
-                TlsMode::Starttls => "starttls",
-                TlsMode::Implicit => "implicit",
-            }),
-        );
-        replace_keeping_decor(t, "interval_secs", value(p.interval_secs));
-        replace_keeping_decor(t, "timeout_secs", value(p.timeout_secs));
-        set_or_remove(t, "helo", p.helo.as_deref().map(value));
-        set_or_remove(
-            t,
-            "mail_from",
-            (p.mail_from != defaults.mail_from).then(|| value(p.mail_from.as_str())),
-        );
-        set_or_remove(t, "rcpt_to", p.rcpt_to.as_deref().map(value));
-        set_or_remove(t, "send", p.send.then(|| value(true)));
-        set_or_remove(t, "username", p.username.as_deref().map(value));
-        set_or_remove(t, "verify_tls", (!p.verify_tls).then(|| value(false)));
-    }
+    doc.remove("probe");
+    doc.insert("probe", Item::ArrayOfTables(aot));
 }
 
-/// The dotted name of the key on a 1-based line, for error messages the window can
-/// attach to a field (`thresholds.warn_ratio`, `probe[1].port`).
-fn field_at_line(text: &str, line: usize) -> Option<String> {
-    let mut section = String::new();
-    let mut probe_index: Option<usize> = None;
-    for (i, l) in text.lines().enumerate() {
-        let t = l.trim();
-        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
-            if name.trim() == "probe" {
-                probe_index = Some(probe_index.map_or(0, |n| n + 1));
-                section = format!("probe[{}]", probe_index.unwrap_or(0));
-            } else {
-                section = name.trim().to_string();
+/// The dotted name of a configuration key (`thresholds.warn_ratio`, `probe[1].port`)
+/// for the window to attach an error to. A target's index is its index in `probes`
+/// (the form's order), found by name.
+fn field_name(text: &str, key_path: &[Key], probes: &[ProbeTarget]) -> Option<String> {
+    let mut out = String::new();
+    for (i, key) in key_path.iter().enumerate() {
+        match key {
+            Key::Name(n) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(n);
             }
-        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            section = name.trim().to_string();
-        }
-        if i + 1 == line {
-            let key = t
-                .split('=')
-                .next()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && !k.starts_with('['));
-            return Some(match (key, section.is_empty()) {
-                (Some(k), false) => format!("{section}.{k}"),
-                (Some(k), true) => k.to_string(),
-                (None, _) => section,
-            });
+            Key::Index(at) => {
+                let at = match key_path.first() {
+                    Some(Key::Name(n)) if n == "probe" && i == 1 => {
+                        form_index(text, *at, probes).unwrap_or(*at)
+                    }
+                    _ => *at,
+                };
+                out.push_str(&format!("[{at}]"));
+            }
         }
     }
-    None
+    (!out.is_empty()).then_some(out)
+}
+
+/// The form's index of the target at `at` in the file (the file's order can differ
+/// when the form reordered `[[probe]]` tables).
+fn form_index(text: &str, at: usize, probes: &[ProbeTarget]) -> Option<usize> {
+    let doc: DocumentMut = text.parse().ok()?;
+    let name = match doc.get("probe")? {
+        Item::ArrayOfTables(aot) => aot.get(at).and_then(|t| name_of(t)),
+        Item::Value(Value::Array(arr)) => arr
+            .get(at)
+            .and_then(Value::as_inline_table)
+            .and_then(|t| name_of(t)),
+        _ => None,
+    }?;
+    probes.iter().position(|p| p.name == name)
 }
 
 #[cfg(test)]
@@ -395,6 +511,145 @@ warn_ratio = 0.8
             .map(|e| e.file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn an_interval_no_timer_can_hold_is_refused_with_its_field() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, USER_FILE).expect("write");
+        let mut s = settings();
+        s.interval_secs = 1e20;
+        let e = save(&path, &s).expect_err("refused");
+        assert_eq!(e.field, "monitor.interval_secs");
+        assert!(e.message.contains("at most 3600"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), USER_FILE);
+    }
+
+    #[test]
+    fn inline_thresholds_keep_their_per_item_overrides() {
+        let text =
+            "thresholds = {warn_ratio = 0.8, items = {cpu = {warn_ratio = 0.9}}}\nprobe = []\n";
+        let c = config::parse(text, Path::new("c.toml")).expect("valid");
+        let mut s = Settings::from_config(&c);
+        s.warn_ratio = 0.7;
+        s.forecast_horizon_mins = 20.0;
+        let (out, c) = edit(text, Path::new("c.toml"), &s).expect("valid");
+        assert_eq!(c.thresholds.warn_ratio, 0.7);
+        assert_eq!(c.thresholds.forecast_horizon_mins, 20.0);
+        assert_eq!(c.thresholds.for_item("cpu"), (0.9, 0.95), "{out}");
+        assert!(out.starts_with("thresholds = {"), "stays inline:\n{out}");
+    }
+
+    /// A CA file that passes the check of `ca_file`.
+    fn ca(dir: &Path, name: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, crate::probe::TEST_CA_PEM).expect("write ca");
+        p
+    }
+
+    #[test]
+    fn an_inline_array_of_probes_is_edited_in_place() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca_b = ca(dir.path(), "b.pem");
+        let text = format!(
+            "probe = [{{name = \"a\", host = \"127.0.0.1\"}}, {{name = \"b\", host = \"127.0.0.2\", tls = \"starttls\", ca_file = \"{}\"}}] # two\n",
+            ca_b.display()
+        );
+        let c = config::parse(&text, Path::new("c.toml")).expect("valid");
+        let mut s = Settings::from_config(&c);
+        s.probes[1].port = 587;
+        let (out, c) = edit(&text, Path::new("c.toml"), &s).expect("valid");
+        assert!(out.starts_with("probe = [{"), "stays inline:\n{out}");
+        assert!(out.contains("# two"), "{out}");
+        assert_eq!(c.probes.len(), 2);
+        assert_eq!(c.probes[1].port, 587);
+        assert_eq!(c.probes[1].ca_file.as_deref(), Some(ca_b.as_path()));
+    }
+
+    #[test]
+    fn removing_a_target_does_not_hand_its_trust_to_the_next() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca_1 = ca(dir.path(), "private.pem");
+        let text = format!(
+            "[[probe]]\n# mx1 speaks for our private CA\nname = \"mx1\"\nhost = \"mx1.example.org\"\n\
+             tls = \"starttls\"\nca_file = \"{}\"\n\n\
+             [[probe]]\n# mx2 is public\nname = \"mx2\"\nhost = \"mx2.example.org\"\ntls = \"starttls\"\n",
+            ca_1.display()
+        );
+        let c = config::parse(&text, Path::new("c.toml")).expect("valid");
+        let mut s = Settings::from_config(&c);
+        s.probes.remove(0);
+        let (out, c) = edit(&text, Path::new("c.toml"), &s).expect("valid");
+        assert_eq!(c.probes.len(), 1);
+        assert_eq!(c.probes[0].name, "mx2");
+        assert_eq!(c.probes[0].ca_file, None, "{out}");
+        assert!(!out.contains("private CA"), "{out}");
+        assert!(out.contains("# mx2 is public\nname = \"mx2\""), "{out}");
+    }
+
+    #[test]
+    fn a_ca_file_from_the_form_is_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca_1 = ca(dir.path(), "private.pem");
+        let mut s = settings();
+        s.probes[0].tls = TlsMode::Starttls;
+        s.probes[0].ca_file = Some(ca_1.clone());
+        let (out, c) = edit(USER_FILE, Path::new("c.toml"), &s).expect("valid");
+        assert_eq!(
+            c.probes[0].ca_file.as_deref(),
+            Some(ca_1.as_path()),
+            "{out}"
+        );
+        let mut s = Settings::from_config(&c);
+        s.probes[0].ca_file = None;
+        let (out, c) = edit(&out, Path::new("c.toml"), &s).expect("valid");
+        assert_eq!(c.probes[0].ca_file, None, "{out}");
+    }
+
+    #[test]
+    fn save_writes_through_a_symlinked_config() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let real = dir.path().join("dotfiles").join("headroom.toml");
+        std::fs::create_dir_all(real.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&real, USER_FILE).expect("write");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let mut s = settings();
+        s.interval_secs = 7.0;
+        save(&link, &s).expect("saved");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("lstat")
+                .file_type()
+                .is_symlink(),
+            "the symlink survives"
+        );
+        let written = std::fs::read_to_string(&real).expect("read");
+        assert!(written.contains("interval_secs = 7.0"), "{written}");
+        let mode = std::fs::metadata(&real).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_new_config_file_is_private_and_the_temp_name_unpredictable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.toml");
+        // Someone who can write the directory plants the old, predictable temp name
+        // as a link to a file of theirs; the save must not write through it.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").expect("write");
+        let planted = dir
+            .path()
+            .join(format!(".config.toml.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).expect("symlink");
+        save(&path, &settings()).expect("saved");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "untouched");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -27,6 +27,13 @@ const N: usize = Class::ALL.len();
 
 pub type SharedAggregator = Arc<Mutex<Aggregator>>;
 
+/// A line as a follower hands it over: parsed, or skipped and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed<'a> {
+    Parsed(Parsed<'a>),
+    Skipped(Skip),
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     minute: i64,
@@ -244,16 +251,25 @@ impl Aggregator {
 
     /// One line from a follower, read at `ts`.
     pub fn observe(&mut self, ts: Ts, line: Line<'_>) {
+        let o = match line {
+            Line::Text(t) => Observed::Parsed(parse(t)),
+            Line::Skipped(s) => Observed::Skipped(s),
+        };
+        self.observe_parsed(ts, &o);
+    }
+
+    /// One line a follower has already parsed (outside the lock of a shared aggregator).
+    pub fn observe_parsed(&mut self, ts: Ts, o: &Observed<'_>) {
         self.stats.lines += 1;
-        match line {
-            Line::Text(t) => match parse(t) {
-                Parsed::Failure(r) => self.record(ts, &r),
-                Parsed::Delivered { domain, relay } => self.delivered(ts, domain, relay),
-                Parsed::Nothing => {}
-            },
-            Line::Skipped(Skip::InvalidUtf8) => self.stats.skipped_invalid_utf8 += 1,
-            Line::Skipped(Skip::Binary) => self.stats.skipped_binary += 1,
-            Line::Skipped(Skip::TooLong) => self.stats.skipped_too_long += 1,
+        match o {
+            Observed::Parsed(Parsed::Failure(r)) => self.record(ts, r),
+            Observed::Parsed(Parsed::Delivered { domain, relay }) => {
+                self.delivered(ts, *domain, *relay)
+            }
+            Observed::Parsed(Parsed::Nothing) => {}
+            Observed::Skipped(Skip::InvalidUtf8) => self.stats.skipped_invalid_utf8 += 1,
+            Observed::Skipped(Skip::Binary) => self.stats.skipped_binary += 1,
+            Observed::Skipped(Skip::TooLong) => self.stats.skipped_too_long += 1,
         }
     }
 

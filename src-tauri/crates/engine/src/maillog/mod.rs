@@ -35,12 +35,12 @@ pub use crate::classify::Side;
 use crate::classify::{Class, Reply};
 
 pub use aggregate::{
-    Aggregator, ClassCount, DestinationReport, Example, MaillogReport, SharedAggregator,
+    Aggregator, ClassCount, DestinationReport, Example, MaillogReport, Observed, SharedAggregator,
     SourceStats, ThrottlingReading, THROTTLING_WINDOW_S,
 };
 pub use journal::{follow_journal, journal_line, JournalSource};
 pub use lines::{Line, LineSplitter, Skip, MAX_LINE};
-pub use tail::{follow_file, FileTail, StartAt};
+pub use tail::{check_followable, follow_file, FileKind, FileTail, NotFollowable, StartAt};
 
 /// The MTA that wrote a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

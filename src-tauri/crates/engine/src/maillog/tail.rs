@@ -2,16 +2,24 @@
 //! to its end, then the new one from its start) and by copytruncate (the file shrinks:
 //! read again from the start). Rotated, compressed files are never opened. Starts at
 //! the end, or backfills the last minutes.
+//!
+//! Only regular files are followed: a FIFO, a terminal or `/dev/stdout` (Postfix's
+//! `maillog_file` in containers) would block `open` or `read` forever, so
+//! [`check_followable`] refuses them from their metadata before anything is opened.
+//! Reading happens on the blocking pool, and lines are parsed before the aggregator's
+//! lock is taken, so a slow disk never stalls the runtime or the readers of the lock.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::ops::Range;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::lines::{Line, LineSplitter};
+use super::aggregate::Observed;
+use super::lines::{Line, LineSplitter, Skip};
 use super::timestamp;
 use super::SharedAggregator;
 use crate::error::Error;
@@ -56,14 +64,149 @@ fn io_err(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
+/// What a path is when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Directory,
+    Other,
+}
+
+impl FileKind {
+    fn of(meta: &Metadata) -> Option<FileKind> {
+        let t = meta.file_type();
+        Some(if t.is_file() {
+            return None;
+        } else if t.is_fifo() {
+            FileKind::Fifo
+        } else if t.is_char_device() {
+            FileKind::CharDevice
+        } else if t.is_block_device() {
+            FileKind::BlockDevice
+        } else if t.is_socket() {
+            FileKind::Socket
+        } else if t.is_dir() {
+            FileKind::Directory
+        } else {
+            FileKind::Other
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Fifo => "a pipe (FIFO)",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Socket => "a socket",
+            FileKind::Directory => "a directory",
+            FileKind::Other => "not a regular file",
+        }
+    }
+}
+
+/// Why a path cannot be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotFollowable {
+    #[error("cannot follow {}: {source}", path.display())]
+    Stat {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", not_a_file(path, *kind))]
+    NotAFile { path: PathBuf, kind: FileKind },
+}
+
+impl From<NotFollowable> for Error {
+    fn from(e: NotFollowable) -> Self {
+        match e {
+            NotFollowable::Stat { path, source } => Error::Io {
+                context: format!("stat {}", path.display()),
+                source,
+            },
+            e @ NotFollowable::NotAFile { .. } => Error::Source(e.to_string()),
+        }
+    }
+}
+
+fn not_a_file(path: &Path, kind: FileKind) -> String {
+    // What containers make of Postfix's `maillog_file = /dev/stdout`.
+    let stream = [
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev/fd/1",
+        "/dev/fd/2",
+        "/proc/self/fd/1",
+        "/proc/self/fd/2",
+        "/dev/console",
+    ]
+    .iter()
+    .any(|s| path == Path::new(s));
+    let advice = if stream {
+        "Postfix writes its log to the container's output; set [[maillog]] path to a file \
+         or use journald"
+    } else {
+        "set [[maillog]] path to a log file, or leave path out to read journald"
+    };
+    format!(
+        "{} is {}, not a log file: {advice}",
+        path.display(),
+        kind.as_str()
+    )
+}
+
+/// Whether `path` is a regular file a follower can read without blocking forever:
+/// decided from its metadata alone (symlinks followed), never by opening it, since
+/// `open` of a FIFO blocks until a writer comes.
+pub fn check_followable(path: &Path) -> Result<(), NotFollowable> {
+    let meta = std::fs::metadata(path).map_err(|source| NotFollowable::Stat {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match FileKind::of(&meta) {
+        None => Ok(()),
+        Some(kind) => Err(NotFollowable::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        }),
+    }
+}
+
+/// Opens a log file that [`check_followable`] accepts. O_NONBLOCK keeps `open` from
+/// blocking should the path turn into a FIFO between the check and the open (it
+/// changes nothing for reads of a regular file), and the open file is checked again.
+fn open_log(path: &Path) -> Result<(File, Metadata), Error> {
+    use rustix::fs::{Mode, OFlags};
+    check_followable(path)?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(format!("open {}", path.display()))(e.into()))?;
+    let file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(io_err(format!("stat {}", path.display())))?;
+    if let Some(kind) = FileKind::of(&meta) {
+        return Err(NotFollowable::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        }
+        .into());
+    }
+    Ok((file, meta))
+}
+
 impl FileTail {
-    /// Opens `path`; an unreadable file is an error the caller reports as a source
-    /// problem. `now` is the wall-clock time backfilled lines are placed before.
+    /// Opens `path`; an unreadable file, or one that is not a regular file, is an error
+    /// the caller reports as a source problem. `now` is the wall-clock time backfilled
+    /// lines are placed before.
     pub fn open(path: &Path, start: StartAt, now: Ts) -> Result<Self, Error> {
-        let file = File::open(path).map_err(io_err(format!("open {}", path.display())))?;
-        let meta = file
-            .metadata()
-            .map_err(io_err(format!("stat {}", path.display())))?;
+        let (file, meta) = open_log(path)?;
         let len = meta.len();
         let mut tail = FileTail {
             path: path.to_path_buf(),
@@ -201,8 +344,7 @@ impl FileTail {
             // Rotated by rename: the old file was read to its end above.
             let mut g = |l: Line<'_>| f(now, l);
             self.splitter.finish(&mut g);
-            let file =
-                File::open(&self.path).map_err(io_err(format!("open {}", self.path.display())))?;
+            let (file, meta) = open_log(&self.path)?;
             self.file = Some(file);
             self.id = (meta.dev(), meta.ino());
             self.pos = 0;
@@ -262,7 +404,8 @@ impl FileTail {
 
 /// Follows `path` into `agg` every `interval` until cancelled. Problems after the
 /// start (a file that cannot be reopened) are retried; the first open's error is
-/// returned so the caller can report the source as unreadable.
+/// returned so the caller can report the source as unreadable, and so is a path that
+/// stops being a regular file (a FIFO rotated into place).
 pub async fn follow_file(
     path: PathBuf,
     start: StartAt,
@@ -270,13 +413,20 @@ pub async fn follow_file(
     agg: SharedAggregator,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
-    let mut tail = FileTail::open(&path, start, now())?;
+    let p = path.clone();
+    let mut tail = blocking(move || FileTail::open(&p, start, now())).await??;
     loop {
-        let result = {
-            let mut guard = agg.lock().unwrap_or_else(|p| p.into_inner());
-            tail.poll(now(), &mut |ts, l| guard.observe(ts, l))
-        };
+        let a = agg.clone();
+        let (t, result) = blocking(move || {
+            let r = poll_into(&mut tail, &a);
+            (tail, r)
+        })
+        .await?;
+        tail = t;
         if let Err(e) = result {
+            if let Err(e @ NotFollowable::NotAFile { .. }) = check_followable(&path) {
+                return Err(e.into());
+            }
             tracing::warn!("maillog {}: {e}", path.display());
         }
         tokio::select! {
@@ -286,8 +436,240 @@ pub async fn follow_file(
     }
 }
 
+/// Runs file work on the blocking pool, off the async runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Source(format!("the mail log reader stopped: {e}")))
+}
+
+/// Lines handed over to the aggregator at once at most, and their bytes, so the lock
+/// is held briefly and a backlog is never held in memory whole.
+const BATCH_LINES: usize = 4096;
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Lines read but not yet handed over: their text in one buffer.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    lines: Vec<(Ts, Result<Range<usize>, Skip>)>,
+}
+
+impl Batch {
+    fn push(&mut self, ts: Ts, line: Line<'_>) {
+        let l = match line {
+            Line::Text(t) => {
+                let start = self.text.len();
+                self.text.push_str(t);
+                Ok(start..self.text.len())
+            }
+            Line::Skipped(s) => Err(s),
+        };
+        self.lines.push((ts, l));
+    }
+
+    fn full(&self) -> bool {
+        self.lines.len() >= BATCH_LINES || self.text.len() >= BATCH_BYTES
+    }
+
+    /// Parses every line, then takes the lock only to count the results.
+    fn hand_over(&mut self, agg: &SharedAggregator) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let parsed: Vec<(Ts, Observed<'_>)> = self
+            .lines
+            .iter()
+            .map(|(ts, l)| {
+                let o = match l {
+                    Ok(r) => Observed::Parsed(super::parse(&self.text[r.clone()])),
+                    Err(s) => Observed::Skipped(*s),
+                };
+                (*ts, o)
+            })
+            .collect();
+        {
+            let mut guard = agg.lock().unwrap_or_else(|p| p.into_inner());
+            for (ts, o) in &parsed {
+                guard.observe_parsed(*ts, o);
+            }
+        }
+        drop(parsed);
+        self.lines.clear();
+        self.text.clear();
+    }
+}
+
+/// One poll of the tail, its lines handed to `agg` in batches.
+fn poll_into(tail: &mut FileTail, agg: &SharedAggregator) -> Result<(), Error> {
+    let mut batch = Batch::default();
+    let result = tail.poll(now(), &mut |ts, l| {
+        batch.push(ts, l);
+        if batch.full() {
+            batch.hand_over(agg);
+        }
+    });
+    batch.hand_over(agg);
+    result
+}
+
 pub(super) fn now() -> Ts {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maillog::Aggregator;
+    use std::sync::mpsc;
+
+    fn mkfifo(path: &Path) {
+        let st = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("run mkfifo");
+        assert!(st.success(), "mkfifo {}", path.display());
+    }
+
+    /// Lets a reader blocked in `open` of the FIFO go (a writer appears), without ever
+    /// blocking the test itself when no reader is there.
+    fn release(fifo: &Path) {
+        use rustix::fs::{Mode, OFlags};
+        let _ = rustix::fs::open(fifo, OFlags::WRONLY | OFlags::NONBLOCK, Mode::empty());
+    }
+
+    /// Runs `f` on its own thread and waits at most `limit` for its answer.
+    fn within<T: Send + 'static>(
+        limit: Duration,
+        fifo: &Path,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(limit) {
+            Ok(v) => v,
+            Err(_) => {
+                release(fifo);
+                panic!("still blocked after {limit:?} on {}", fifo.display());
+            }
+        }
+    }
+
+    #[test]
+    fn following_a_fifo_fails_at_once_instead_of_blocking() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let fifo = dir.path().join("mail.log");
+        mkfifo(&fifo);
+        let p = fifo.clone();
+        let result = within(Duration::from_secs(5), &fifo, move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(follow_file(
+                p,
+                StartAt::End,
+                Duration::from_millis(20),
+                Aggregator::shared(),
+                CancellationToken::new(),
+            ))
+            .map_err(|e| e.to_string())
+        });
+        let e = result.expect_err("a FIFO is not a log file");
+        assert!(e.contains("FIFO"), "{e}");
+        assert!(e.contains("not a log file"), "{e}");
+    }
+
+    #[test]
+    fn a_fifo_rotated_into_place_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("mail.log");
+        std::fs::write(&path, "old\n").expect("write");
+        let mut tail = FileTail::open(&path, StartAt::End, 0.0).expect("open");
+        std::fs::rename(&path, dir.path().join("mail.log.1")).expect("rename");
+        mkfifo(&path);
+        let result = within(Duration::from_secs(5), &path, move || {
+            tail.poll(0.0, &mut |_, _| {}).map_err(|e| e.to_string())
+        });
+        let e = result.expect_err("the FIFO is not followed");
+        assert!(e.contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn only_regular_files_are_followable_and_the_refusal_says_why() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("mail.log");
+        std::fs::write(&file, "").expect("write");
+        check_followable(&file).expect("a regular file");
+        let link = dir.path().join("current.log");
+        std::os::unix::fs::symlink(&file, &link).expect("symlink");
+        check_followable(&link).expect("a symlink to a regular file");
+
+        let e = check_followable(Path::new("/dev/null")).expect_err("a device");
+        assert_eq!(
+            e.to_string(),
+            "/dev/null is a character device, not a log file: set [[maillog]] path to a log \
+             file, or leave path out to read journald"
+        );
+        let e = check_followable(dir.path()).expect_err("a directory");
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let e = check_followable(&dir.path().join("missing.log")).expect_err("missing");
+        assert!(matches!(e, NotFollowable::Stat { .. }), "{e}");
+    }
+
+    #[test]
+    fn dev_stdout_is_explained_as_the_containers_output() {
+        // What /dev/stdout is depends on how the tests run (a pipe, a terminal, a
+        // file), so the message is checked for the kinds it can be.
+        for kind in [FileKind::CharDevice, FileKind::Fifo] {
+            let m = not_a_file(Path::new("/dev/stdout"), kind);
+            assert!(m.starts_with("/dev/stdout is a "), "{m}");
+            assert!(
+                m.ends_with(
+                    "not a log file: Postfix writes its log to the container's output; set \
+                     [[maillog]] path to a file or use journald"
+                ),
+                "{m}"
+            );
+        }
+        let m = not_a_file(Path::new("/dev/stdout"), FileKind::CharDevice);
+        assert!(m.contains("is a character device"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn follow_file_hands_over_parsed_lines() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("mail.log");
+        let line = "Nov 27 10:00:00 mx1 postfix/smtp[1]: 4BQ3Xk1abcz: to=<a@gmail.com>, \
+                    relay=mx[1.2.3.4]:25, delay=1, status=deferred (host mx[1.2.3.4] said: \
+                    421 4.7.28 unusual rate (in reply to end of DATA command))\n";
+        // More lines than one batch holds, so several hand-overs happen in one poll.
+        let n = BATCH_LINES * 2 + 10;
+        std::fs::write(&p, line.repeat(n)).expect("write");
+        let agg = crate::maillog::Aggregator::shared();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(follow_file(
+            p,
+            StartAt::Beginning,
+            Duration::from_millis(10),
+            agg.clone(),
+            cancel.clone(),
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = agg.lock().map(|a| a.stats()).expect("lock");
+            if stats.lines == n as u64 {
+                assert_eq!(stats.failures, n as u64);
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{stats:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        task.await.expect("join").expect("ok");
+    }
 }

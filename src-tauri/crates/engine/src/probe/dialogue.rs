@@ -2,7 +2,7 @@
 //! stream, phase by phase, the whole of it bounded by the target's timeout.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
+use super::auth::auth_channel;
 use super::reply;
 use super::spec::{Host, Probe};
 use super::timed::{Recorder, TimedStream};
@@ -69,6 +70,9 @@ struct Run<'a> {
     notes: Vec<String>,
     /// A connection to close politely once the verdict is in.
     leftover: Option<AsyncSmtpConnection>,
+    /// Every address the host resolved to: AUTH without verified TLS needs them all
+    /// to be loopback.
+    resolved: Vec<IpAddr>,
 }
 
 pub(super) async fn run(probe: &Probe) -> ProbeResult {
@@ -105,6 +109,7 @@ pub(super) async fn run(probe: &Probe) -> ProbeResult {
         last_reply: None,
         notes,
         leftover: None,
+        resolved: Vec::new(),
     };
     let end = match tokio::time::timeout(probe.spec.timeout, run.dialogue(creds.as_ref())).await {
         Ok(end) => end,
@@ -189,11 +194,9 @@ impl Run<'_> {
         }
 
         if let Some(creds) = creds {
-            if probe.spec.tls == TlsMode::None && !peer.ip().is_loopback() {
-                self.notes.push(
-                    "AUTH not attempted over an unencrypted connection; use tls = starttls or implicit"
-                        .into(),
-                );
+            if let Err(why) = auth_channel(probe.spec.tls, probe.spec.verify_tls, &self.resolved) {
+                let e = probe.spec.auth_refused(why);
+                self.notes.push(format!("AUTH not attempted: {e}"));
             } else {
                 self.begin(Phase::Auth);
                 match conn
@@ -278,6 +281,7 @@ impl Run<'_> {
                 }
             },
         };
+        self.resolved = addrs.iter().map(SocketAddr::ip).collect();
         if addrs.is_empty() {
             return Err(End::new(
                 Outcome::DnsError,

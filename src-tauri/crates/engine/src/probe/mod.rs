@@ -14,6 +14,8 @@
 //! is not usable before it); with STARTTLS, `starttls` is the command and the
 //! handshake, and the EHLO that follows is added to `ehlo`.
 
+mod auth;
+mod ca_file;
 mod dialogue;
 mod reply;
 mod scheduler;
@@ -28,8 +30,12 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::classify::{Class, Reply};
+pub use auth::{auth_channel, Unprotected};
+pub use ca_file::MAX_CA_FILE_BYTES;
+#[cfg(test)]
+pub(crate) use ca_file::TEST_CA_PEM;
 pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle};
-pub use spec::{Probe, ProbeError, ProbeSpec};
+pub use spec::{check_target, Probe, ProbeError, ProbeSpec, TargetInvalid};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
 
 /// How a probe ended. Names are a contract.

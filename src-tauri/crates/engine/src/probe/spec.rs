@@ -1,4 +1,9 @@
 //! What to probe, and the check that it makes sense before anything connects.
+//!
+//! [`check_target`] is the one check of a `[[probe]]` target: the configuration runs
+//! it at load (so a bad target is an error with its line and column, never a target
+//! silently dropped later) and [`ProbeSpec::validate`] runs the same checks before a
+//! probe starts.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -10,6 +15,8 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 
+use super::auth::{self, auth_channel, Unprotected};
+use super::ca_file;
 use crate::config::{ProbeTarget, TlsMode};
 
 /// A probe target as the user described it (config `[[probe]]` or CLI flags).
@@ -72,25 +79,59 @@ impl ProbeSpec {
             tls: t.tls,
             verify_tls: t.verify_tls,
             ca_file: t.ca_file.clone(),
-            timeout: Duration::from_secs_f64(t.timeout_secs.clamp(0.0, 86_400.0)),
+            timeout: secs(t.timeout_secs),
             helo: t.helo.clone(),
             mail_from: t.mail_from.clone(),
             rcpt_to: t.rcpt_to.clone(),
             send: t.send,
             username: t.username.clone(),
             password: None,
-            interval: Duration::from_secs_f64(t.interval_secs.clamp(1.0, 86_400.0)),
+            interval: secs(t.interval_secs),
         }
     }
 
     /// Checks everything that can be checked without the network, and prepares TLS.
     pub fn validate(self) -> Result<Probe, ProbeError> {
+        let Checked {
+            host,
+            from,
+            rcpt,
+            helo,
+            ca,
+        } = self.check()?;
+        let tls = match self.tls {
+            TlsMode::None => None,
+            TlsMode::Starttls | TlsMode::Implicit => Some(self.tls_parameters(&host, ca)?),
+        };
+        let target = match host {
+            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            Host::Ip(ip) => format!("{ip}:{}", self.port),
+            Host::Name(ref n) => format!("{n}:{}", self.port),
+        };
+        Ok(Probe {
+            spec: self,
+            host,
+            target,
+            from,
+            rcpt,
+            helo,
+            tls,
+        })
+    }
+
+    /// Everything [`validate`](Self::validate) checks except building the TLS setup
+    /// (which loads the system's roots: too slow to repeat at every configuration load).
+    fn check(&self) -> Result<Checked, ProbeError> {
         let host = parse_host(&self.host)?;
         if self.port == 0 {
             return Err(ProbeError::Port);
         }
-        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
+        let max = Duration::from_secs_f64(MAX_SECS);
+        if self.timeout.is_zero() || self.timeout > max {
             return Err(ProbeError::Timeout(self.timeout.as_secs_f64()));
+        }
+        if self.interval < Duration::from_secs_f64(MIN_INTERVAL_SECS) || self.interval > max {
+            return Err(ProbeError::Interval(self.interval.as_secs_f64()));
         }
         let from = parse_mailbox("mail_from", &self.mail_from)?;
         let rcpt = match &self.rcpt_to {
@@ -114,38 +155,45 @@ impl ProbeSpec {
             if u.is_empty() || u.chars().any(char::is_control) {
                 return Err(ProbeError::Username);
             }
+            // A name is judged once it is resolved (in the dialogue); an address now.
+            if let Host::Ip(ip) = host {
+                auth_channel(self.tls, self.verify_tls, &[ip])
+                    .map_err(|why| self.auth_refused(why))?;
+            }
         }
-        let tls = match self.tls {
-            TlsMode::None => None,
-            TlsMode::Starttls | TlsMode::Implicit => Some(self.tls_parameters(&host)?),
+        let ca = match &self.ca_file {
+            Some(path) => Some(ca_file::read(path)?),
+            None => None,
         };
-        let target = match host {
-            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
-            Host::Ip(ip) => format!("{ip}:{}", self.port),
-            Host::Name(ref n) => format!("{n}:{}", self.port),
-        };
-        Ok(Probe {
-            spec: self,
+        Ok(Checked {
             host,
-            target,
             from,
             rcpt,
             helo,
-            tls,
+            ca,
         })
     }
 
-    fn tls_parameters(&self, host: &Host) -> Result<TlsParameters, ProbeError> {
+    /// The error of an AUTH that [`auth_channel`] refuses for this target.
+    pub(super) fn auth_refused(&self, why: Unprotected) -> ProbeError {
+        ProbeError::AuthUnprotected {
+            why,
+            user: self.username.clone().unwrap_or_default(),
+            host: self.host.clone(),
+        }
+    }
+
+    fn tls_parameters(
+        &self,
+        host: &Host,
+        ca: Option<Certificate>,
+    ) -> Result<TlsParameters, ProbeError> {
         let name = match host {
             Host::Ip(ip) => ip.to_string(),
             Host::Name(n) => n.trim_end_matches('.').to_string(),
         };
         let mut b = TlsParameters::builder(name);
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|e| ProbeError::CaFile(format!("{}: {e}", path.display())))?;
+        if let Some(cert) = ca {
             b = b.add_root_certificate(cert);
         }
         if !self.verify_tls {
@@ -155,6 +203,71 @@ impl ProbeSpec {
         }
         b.build_rustls().map_err(|e| ProbeError::Tls(e.to_string()))
     }
+}
+
+/// What [`ProbeSpec::check`] found well-formed.
+struct Checked {
+    host: Host,
+    from: Option<Address>,
+    rcpt: Option<Address>,
+    helo: ClientId,
+    ca: Option<Certificate>,
+}
+
+/// Longest probe timeout and interval, in seconds.
+pub const MAX_SECS: f64 = 3600.0;
+/// Shortest probe interval: a probe is a whole SMTP dialogue.
+pub const MIN_INTERVAL_SECS: f64 = 1.0;
+
+/// Seconds as a `Duration` without a panic: what cannot be one (NaN, negative, 1e20,
+/// inf) becomes zero or the maximum, both of which [`ProbeSpec::validate`] refuses.
+fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(if v > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
+}
+
+/// A `[[probe]]` target that cannot be probed: the key at fault and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TargetInvalid {
+    /// The `[[probe]]` key (`host`, `verify_tls`, `ca_file`, ...).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl From<ProbeError> for TargetInvalid {
+    fn from(e: ProbeError) -> Self {
+        TargetInvalid {
+            field: e.field(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The one check of a configured target, shared by the configuration (at load) and
+/// [`ProbeSpec::validate`] (before a probe starts). Reads the CA file, nothing else
+/// outside the process; never touches the network.
+pub fn check_target(t: &ProbeTarget) -> Result<(), TargetInvalid> {
+    // Checked as numbers first, so the message shows the value as written.
+    for (field, v, min, inclusive) in [
+        ("timeout_secs", t.timeout_secs, 0.0, false),
+        ("interval_secs", t.interval_secs, MIN_INTERVAL_SECS, true),
+    ] {
+        let low = if inclusive { v >= min } else { v > min };
+        if !(v.is_finite() && low && v <= MAX_SECS) {
+            let e = if field == "timeout_secs" {
+                ProbeError::Timeout(v)
+            } else {
+                ProbeError::Interval(v)
+            };
+            return Err(e.into());
+        }
+    }
+    ProbeSpec::from_target(t).check()?;
+    Ok(())
 }
 
 /// A probe whose target and addresses are known to be well-formed.
@@ -203,10 +316,12 @@ pub(super) enum Host {
 pub enum ProbeError {
     #[error("invalid host {0:?}: {1}")]
     Host(String, String),
-    #[error("invalid port: must be 1-65535")]
+    #[error("invalid port 0: must be 1-65535")]
     Port,
     #[error("invalid timeout {0} s: must be more than 0 and at most 3600")]
     Timeout(f64),
+    #[error("invalid interval {0} s: must be at least 1 and at most 3600")]
+    Interval(f64),
     #[error("invalid {field} address {value:?}: {why}")]
     Address {
         field: &'static str,
@@ -223,6 +338,31 @@ pub enum ProbeError {
     CaFile(String),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    #[error("{}", auth::message(*why, user, host))]
+    AuthUnprotected {
+        why: Unprotected,
+        user: String,
+        host: String,
+    },
+}
+
+impl ProbeError {
+    /// The `[[probe]]` key the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ProbeError::Host(..) => "host",
+            ProbeError::Port => "port",
+            ProbeError::Timeout(_) => "timeout_secs",
+            ProbeError::Interval(_) => "interval_secs",
+            ProbeError::Address { field, .. } => field,
+            ProbeError::Helo(_) => "helo",
+            ProbeError::SendNeedsRcpt => "send",
+            ProbeError::Username => "username",
+            ProbeError::CaFile(_) => "ca_file",
+            ProbeError::Tls(_) => "tls",
+            ProbeError::AuthUnprotected { why, .. } => why.field(),
+        }
+    }
 }
 
 fn parse_host(raw: &str) -> Result<Host, ProbeError> {
@@ -392,6 +532,46 @@ mod tests {
         let mut s = spec("127.0.0.1");
         s.helo = Some("bad helo".into());
         assert!(matches!(s.validate(), Err(ProbeError::Helo(_))));
+    }
+
+    #[test]
+    fn auth_without_verified_tls_is_refused_except_to_loopback() {
+        use TlsMode::{Implicit, None, Starttls};
+        for (host, tls, verify, allowed) in [
+            ("192.0.2.1", Implicit, true, true),
+            ("192.0.2.1", Starttls, true, true),
+            ("192.0.2.1", Implicit, false, false),
+            ("192.0.2.1", Starttls, false, false),
+            ("192.0.2.1", None, true, false),
+            ("2001:db8::1", Implicit, false, false),
+            ("127.0.0.1", Implicit, false, true),
+            ("127.0.0.1", None, true, true),
+            ("127.3.2.1", Starttls, false, true),
+            ("::1", Implicit, false, true),
+            ("::ffff:127.0.0.1", None, true, true),
+        ] {
+            let mut s = spec(host);
+            s.tls = tls;
+            s.verify_tls = verify;
+            s.username = Some("probe".into());
+            let r = s.validate();
+            assert_eq!(r.is_ok(), allowed, "{host} {tls:?} verify={verify}: {r:?}");
+        }
+        let mut s = spec("192.0.2.1");
+        s.tls = Implicit;
+        s.verify_tls = false;
+        s.username = Some("probe".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("verify_tls") && e.contains("--insecure"), "{e}");
+        let mut s = spec("192.0.2.1");
+        s.username = Some("probe".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("tls = \"starttls\""), "{e}");
+        // Without a user there is no password to protect.
+        let mut s = spec("192.0.2.1");
+        s.tls = Implicit;
+        s.verify_tls = false;
+        assert!(s.validate().is_ok());
     }
 
     #[test]
