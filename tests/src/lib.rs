@@ -13,4 +13,7 @@ pub mod peers;
 pub mod postfix;
 pub mod postgrey;
 pub mod sendmail;
+pub mod skip;
 pub mod webdriver;
+
+pub use skip::skip_or_fail;

@@ -62,7 +62,9 @@ fn tmpfs_or_skip(size: &str) -> Option<Tmpfs> {
     match Tmpfs::mount(size) {
         Ok(t) => Some(t),
         Err(e) => {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {e}");
+            headroom_tests::skip_or_fail(format!(
+                "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {e}"
+            ));
             None
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[test]
 fn opensmtpd_queue_sessions_and_spool() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let os = OpenSmtpd::start().expect("private OpenSMTPD starts");

@@ -33,7 +33,7 @@ fn mail_from(pf: &Instance) -> String {
 #[test]
 fn queue_disk_is_critical_when_queue_minfree_exceeds_free_space() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let pf = Instance::start(&Options::default()).expect("private postfix starts");
@@ -50,7 +50,7 @@ fn queue_disk_is_critical_when_queue_minfree_exceeds_free_space() {
 #[test]
 fn queue_disk_is_critical_on_a_nearly_full_tmpfs_queue() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let pf = match Instance::start(&Options {
@@ -59,7 +59,9 @@ fn queue_disk_is_critical_on_a_nearly_full_tmpfs_queue() {
     }) {
         Ok(pf) => pf,
         Err(e) if e.contains("mount") => {
-            eprintln!("skipped: cannot mount a tmpfs queue here (needs CAP_SYS_ADMIN): {e}");
+            headroom_tests::skip_or_fail(format!(
+                "cannot mount a tmpfs queue here (needs CAP_SYS_ADMIN): {e}"
+            ));
             return;
         }
         Err(e) => panic!("{e}"),

@@ -9,7 +9,7 @@ use headroom_tests::postfix::{unavailable, Instance, Options};
 #[test]
 fn limits_equal_postconf_after_changing_them() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let pf = Instance::start(&Options {
@@ -85,7 +85,7 @@ fn limits_equal_postconf_after_changing_them() {
 #[test]
 fn a_stopped_postfix_is_a_critical_down_state_not_an_error() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let pf = Instance::start(&Options::default()).expect("private postfix starts");

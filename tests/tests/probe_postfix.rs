@@ -34,7 +34,7 @@ fn expect(r: &ProbeResult, outcome: Outcome, phase: Phase, class: Class) {
 /// Starts Postfix or says why these tests cannot run here.
 fn postfix(params: &[&str]) -> Option<Instance> {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return None;
     }
     let options = Options {
@@ -118,7 +118,7 @@ async fn no_queue_space_is_a_452_at_mail_from() {
 #[tokio::test]
 async fn greylisting_is_a_450_at_rcpt() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let grey = Postgrey::start().unwrap_or_else(|e| panic!("cannot start postgrey: {e}"));

@@ -16,7 +16,7 @@ const INTERVAL_S: f64 = 1.0;
 #[test]
 fn sessions_ramping_to_maxproc_are_foreseen_before_a_client_gets_no_banner() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let maxproc = MAXPROC.to_string();

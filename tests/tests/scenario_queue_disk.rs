@@ -20,7 +20,7 @@ const MAX_STEPS: usize = 120;
 #[test]
 fn a_filling_queue_filesystem_is_foreseen_before_mail_from_gets_452() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     // HEADROOM_SCENARIO_NO_TMPFS=1 runs the unprivileged variant on purpose.

@@ -27,7 +27,7 @@ const TMPFS_MIB: u64 = 64;
 #[test]
 fn steady_load_at_half_the_limits_raises_nothing() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     let sink = SmtpServer::start(100_000);

@@ -16,7 +16,7 @@ use headroom_tests::sendmail::{unavailable, Sendmail};
 #[test]
 fn sendmail_limits_queue_and_children() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
+        headroom_tests::skip_or_fail(why);
         return;
     }
     const MAX: u64 = 4;
