@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use headroom_engine::history::{Retention, Store};
-use headroom_engine::monitor::Tick;
+use headroom_engine::tick::Tick;
 use headroom_tests::bins::{bin, wait_for};
 use headroom_tests::desktop::Desktop;
 use headroom_tests::webdriver::Driver;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use headroom_engine::history::{Resolution, Retention, Store};
-use headroom_engine::monitor::Tick;
+use headroom_engine::tick::Tick;
 use headroom_tests::bins::{bin, wait_for};
 
 const METRICS: usize = 30;

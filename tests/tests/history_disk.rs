@@ -7,7 +7,7 @@ use std::process::Command;
 
 use headroom_engine::config::HistoryConfig;
 use headroom_engine::history::History;
-use headroom_engine::monitor::Tick;
+use headroom_engine::tick::Tick;
 
 const T0: f64 = 1_800_000_000.0;
 

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use headroom_engine::history::History;
 use headroom_engine::host::SysHost;
-use headroom_engine::monitor::{Monitor, Sink, Tick};
+use headroom_engine::monitor::Monitor;
+use headroom_engine::tick::{Sink, Tick};
 use tokio_util::sync::CancellationToken;
 
 struct PrintTransitions {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use headroom_engine::history::{Resolution, Retention, Store};
-use headroom_engine::monitor::Tick;
+use headroom_engine::tick::Tick;
 
 const T0: f64 = 1_800_000_000.0;
 

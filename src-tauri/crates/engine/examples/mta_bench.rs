@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use headroom_engine::config::Config;
 use headroom_engine::host::SysHost;
-use headroom_engine::monitor::{Monitor, Sink, Tick};
+use headroom_engine::monitor::Monitor;
 use headroom_engine::mta::postfix::{queue, Postfix};
 use headroom_engine::mta::{MtaSample, MtaSource, QueueDetails, QueueLister};
+use headroom_engine::tick::{Sink, Tick};
 
 #[derive(Default)]
 struct Shared {

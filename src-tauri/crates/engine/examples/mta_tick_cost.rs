@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use headroom_engine::mta::postfix::{queue, Postfix};
-use headroom_engine::mta::{procfs, sockets};
 use headroom_engine::mta::MtaSource;
+use headroom_engine::mta::{procfs, sockets};
 
 fn time(name: &str, rounds: u32, mut f: impl FnMut() -> usize) {
     let mut n = 0;

@@ -3,6 +3,10 @@
 //! snoozed, and a burst of transitions folded into one notification so a flood never
 //! floods the desktop.
 
+mod sink;
+
+pub use sink::NotifySink;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

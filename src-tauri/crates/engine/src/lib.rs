@@ -12,12 +12,15 @@ pub mod explain;
 pub mod history;
 pub mod host;
 pub mod item;
+mod lock;
 pub mod maillog;
 pub mod monitor;
 pub mod mta;
 pub mod probe;
+pub mod runtime;
 pub mod settings;
 pub mod snapshot;
+pub mod tick;
 pub mod time;
 
 pub use error::Error;

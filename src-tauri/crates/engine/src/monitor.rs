@@ -1,102 +1,24 @@
 //! The monitor loop: once per tick, read the sources into a [`Snapshot`], assess it,
 //! remember it, and hand the result to every [`Sink`]. Data flows one way: sinks
-//! present or store, they never feed back into sources.
+//! present or store, they never feed back into sources. Hosts do not assemble a
+//! monitor themselves: [`crate::runtime`] builds it from the configuration.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::{AlertPolicy, Notifier, Snooze};
-use crate::assess::{Assessment, Assessor, Transition};
+use crate::assess::Assessor;
 use crate::config::Config;
-use crate::history::{metrics_of, Recent, SampleBatch};
+use crate::history::Recent;
 use crate::host::HostSource;
-use crate::maillog::{Aggregator, SharedAggregator, StartAt, THROTTLING_WINDOW_S};
-use crate::mta::{MtaSource, QueueDetails, QueueLister};
+use crate::lock::lock;
+use crate::maillog::{MaillogFollowers, SharedAggregator, THROTTLING_WINDOW_S};
+use crate::mta::{MtaSample, MtaSource, QueueLister, QueueListing};
 use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
-use crate::snapshot::{Snapshot, SourceProblem, Ts};
-
-/// One tick's results, as every sink sees them.
-#[derive(Debug, Clone)]
-pub struct Tick {
-    pub snapshot: Snapshot,
-    pub assessment: Assessment,
-    pub transitions: Vec<Transition>,
-    /// This tick's chart metrics as a one-row batch.
-    pub samples: SampleBatch,
-}
-
-impl Tick {
-    /// A tick that carries only chart samples (no readings, no items, level ok): what
-    /// the history store's tests and benchmarks feed it.
-    pub fn of_samples(ts: Ts, samples: impl IntoIterator<Item = (String, Option<f64>)>) -> Tick {
-        Tick {
-            snapshot: Snapshot {
-                ts,
-                ..Default::default()
-            },
-            assessment: Assessment {
-                ts,
-                status: crate::assess::Level::Ok,
-                items: Vec::new(),
-            },
-            transitions: Vec::new(),
-            samples: SampleBatch {
-                ts: vec![ts],
-                series: samples.into_iter().map(|(k, v)| (k, vec![v])).collect(),
-            },
-        }
-    }
-}
-
-/// Where ticks go: the UI bridge, the tray, the notifier, the history store, the CLI.
-pub trait Sink: Send {
-    fn on_tick(&mut self, tick: &Tick);
-    /// A probe finished (scheduled or "Probe now"); called as soon as it does, so the
-    /// probe log does not wait for the next tick. Its items change at the next tick.
-    fn on_probe(&mut self, _result: &ProbeResult) {}
-    /// New settings were applied (thresholds, intervals, notifications, probes).
-    fn on_config(&mut self, _config: &Config) {}
-}
-
-/// Wall-clock time for snapshots. Tests use [`TokioClock`] so paused time is coherent.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Ts;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Ts {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
-    }
-}
-
-/// Unix time derived from tokio's clock, which follows `tokio::time::pause`/`advance`.
-pub struct TokioClock {
-    base: Ts,
-    start: tokio::time::Instant,
-}
-
-impl TokioClock {
-    pub fn starting_at(base: Ts) -> Self {
-        TokioClock {
-            base,
-            start: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> Ts {
-        self.base + self.start.elapsed().as_secs_f64()
-    }
-}
+use crate::snapshot::{Snapshot, SourceProblem};
+use crate::tick::{metrics_of, SampleBatch, Sink, Tick};
+use crate::time::{Clock, SystemClock};
 
 /// What the rest of the program may read while the monitor runs.
 #[derive(Clone, Default)]
@@ -107,6 +29,9 @@ pub struct MonitorHandle {
     /// Deferrals read from the mail log, per destination (for the destinations panel).
     pub maillog: Option<SharedAggregator>,
     reconfigure: Option<tokio::sync::mpsc::UnboundedSender<Config>>,
+    /// Why the monitor task ended when nobody asked it to (set by the runtime's
+    /// supervisor): hosts show it instead of a status that silently stopped changing.
+    stopped: Arc<Mutex<Option<String>>>,
 }
 
 impl MonitorHandle {
@@ -116,6 +41,7 @@ impl MonitorHandle {
             .map(Recent::batch)
             .unwrap_or_default()
     }
+
     pub fn latest(&self) -> Option<Tick> {
         lock(&self.latest).clone()
     }
@@ -144,45 +70,14 @@ impl MonitorHandle {
             .as_ref()
             .is_some_and(|s| s.is_running())
     }
-}
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A sink that turns transitions into notifications through the policy.
-pub struct NotifySink {
-    policy: AlertPolicy,
-    notifier: Box<dyn Notifier>,
-    failures: u64,
-}
-
-impl NotifySink {
-    pub fn new(config: &Config, snooze: Snooze, notifier: Box<dyn Notifier>) -> Self {
-        NotifySink {
-            policy: AlertPolicy::new(config.notifications.clone(), snooze),
-            notifier,
-            failures: 0,
-        }
-    }
-}
-
-impl Sink for NotifySink {
-    fn on_config(&mut self, config: &Config) {
-        self.policy.set_settings(config.notifications.clone());
+    /// Why the monitor stopped on its own, if it did.
+    pub fn stopped(&self) -> Option<String> {
+        lock(&self.stopped).clone()
     }
 
-    fn on_tick(&mut self, tick: &Tick) {
-        for n in self.policy.decide(&tick.transitions) {
-            if let Err(e) = self.notifier.notify(&n) {
-                self.failures += 1;
-                // Said once, then every 100th time: a missing notification server must
-                // not fill the log.
-                if self.failures == 1 || self.failures.is_multiple_of(100) {
-                    tracing::warn!("cannot show a desktop notification ({e}); alerts still go to the window and the alert log");
-                }
-            }
-        }
+    pub(crate) fn set_stopped(&self, why: String) {
+        *lock(&self.stopped) = Some(why);
     }
 }
 
@@ -191,7 +86,7 @@ pub struct Monitor {
     host: Arc<Mutex<Box<dyn HostSource>>>,
     /// Real sources may block (statvfs on a dying disk): they are read on the blocking
     /// pool with a timeout. Fakes in tests are read inline.
-    host_blocking: bool,
+    blocking_sources: bool,
     clock: Box<dyn Clock>,
     sinks: Vec<Box<dyn Sink>>,
     assessor: Assessor,
@@ -200,16 +95,8 @@ pub struct Monitor {
     /// Probes waiting for `run` to schedule them, and what they reported since.
     probes: Vec<Probe>,
     probe_book: ProbeBook,
-    maillog: Option<MaillogReader>,
+    maillog: Option<MaillogFollowers>,
     reconfigure: tokio::sync::mpsc::UnboundedReceiver<Config>,
-}
-
-/// The mail-log followers (started by `run`) and the aggregate they feed.
-struct MaillogReader {
-    sources: Vec<crate::config::MaillogSource>,
-    agg: SharedAggregator,
-    /// Why a follower stopped, reported with every tick until it runs again.
-    problems: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 /// The mail server source and its background queue listing.
@@ -217,39 +104,37 @@ struct MtaReader {
     source: Arc<Mutex<Box<dyn MtaSource>>>,
     /// Taken by `run`, which gives it a task of its own.
     lister: Option<Box<dyn QueueLister>>,
-    listing: Arc<Mutex<Listing>>,
+    listing: QueueListing,
 }
 
-/// What the background listing last produced.
-#[derive(Default)]
-struct Listing {
-    details: Option<QueueDetails>,
-    error: Option<String>,
-    /// Messages queued at the last tick or listing (`None` before either): the
-    /// listing's cadence scales with it.
-    queued: Option<u64>,
+/// How long one read of a source may take before the tick reports a gap: most of an
+/// interval, so a hung statvfs or postconf never delays the next tick.
+fn read_budget(interval_secs: f64) -> Duration {
+    Duration::try_from_secs_f64((interval_secs * 0.8).max(0.5)).unwrap_or(Duration::MAX)
+}
+
+/// The tick interval; config validation bounds it (0.2 s to 1 h).
+fn interval_of(config: &Config) -> Duration {
+    Duration::try_from_secs_f64(config.monitor.interval_secs).unwrap_or(Duration::from_secs(5))
 }
 
 impl Monitor {
     pub fn new(config: Config, host: Box<dyn HostSource>) -> Self {
+        let window_s = config.monitor.memory_history_mins as f64 * 60.0;
         let recent = Recent::new(
-            config.monitor.memory_history_mins as f64 * 60.0,
-            (config.monitor.memory_history_mins as f64 * 60.0 / config.monitor.interval_secs).ceil()
-                as usize
-                + 1,
+            window_s,
+            (window_s / config.monitor.interval_secs).ceil() as usize + 1,
         );
         let (reconfigure_tx, reconfigure) = tokio::sync::mpsc::unbounded_channel();
         let handle = MonitorHandle {
             recent: Arc::new(Mutex::new(Some(recent))),
-            latest: Arc::default(),
-            scheduler: Arc::default(),
-            maillog: None,
             reconfigure: Some(reconfigure_tx),
+            ..Default::default()
         };
         Monitor {
             config,
             host: Arc::new(Mutex::new(host)),
-            host_blocking: true,
+            blocking_sources: true,
             clock: Box::new(SystemClock),
             sinks: Vec::new(),
             assessor: Assessor::new(),
@@ -262,16 +147,13 @@ impl Monitor {
         }
     }
 
-    /// Follows these mail logs (an empty list means the default: /var/log/mail.log when
-    /// readable, else journald) and assesses `remote_throttling` from them.
+    /// Follows these mail logs (an empty list means the default: Postfix's own
+    /// `maillog_file`, else /var/log/mail.log, else journald) and assesses
+    /// `remote_throttling` from them.
     pub fn with_maillog(mut self, sources: Vec<crate::config::MaillogSource>) -> Self {
-        let agg = Aggregator::shared();
-        self.handle.maillog = Some(agg.clone());
-        self.maillog = Some(MaillogReader {
-            sources,
-            agg,
-            problems: Arc::default(),
-        });
+        let followers = MaillogFollowers::new(sources);
+        self.handle.maillog = Some(followers.aggregate());
+        self.maillog = Some(followers);
         self
     }
 
@@ -282,20 +164,19 @@ impl Monitor {
     }
 
     /// Reads this mail server every tick (off the runtime, with a timeout) and, when it
-    /// has one, runs its slow queue listing (`postqueue -j`) in a task of its own whose
-    /// cadence scales with the queue size, so a listing never delays a tick.
+    /// has one, runs its slow queue listing in a task of its own (see [`QueueListing`]).
     pub fn with_mta(mut self, source: Box<dyn MtaSource>) -> Self {
         self.mta = Some(MtaReader {
             lister: source.lister(),
             source: Arc::new(Mutex::new(source)),
-            listing: Arc::default(),
+            listing: QueueListing::default(),
         });
         self
     }
 
     /// For fakes that never block, and paused-time tests.
     pub fn with_inline_sources(mut self) -> Self {
-        self.host_blocking = false;
+        self.blocking_sources = false;
         self
     }
 
@@ -314,26 +195,20 @@ impl Monitor {
 
     /// Runs until `cancel` fires: one priming read, then a tick every interval.
     pub async fn run(mut self, cancel: CancellationToken) {
-        let interval = Duration::from_secs_f64(self.config.monitor.interval_secs);
+        let interval = interval_of(&self.config);
         self.prime().await;
         // CPU usage is a difference of two readings; give the first one some width.
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(interval.min(Duration::from_millis(500))) => {}
         }
-        if let Some(lister) = self.mta.as_mut().and_then(|m| m.lister.take()) {
-            let listing = self
-                .mta
-                .as_ref()
-                .map(|m| m.listing.clone())
-                .unwrap_or_default();
-            tokio::spawn(run_listing(lister, listing, interval, cancel.clone()));
+        if let Some(m) = self.mta.as_mut() {
+            if let Some(lister) = m.lister.take() {
+                m.listing = QueueListing::spawn(lister, interval, cancel.clone());
+            }
         }
         if let Some(m) = &mut self.maillog {
-            if m.sources.is_empty() {
-                m.sources = default_maillogs(self.config.mta.clone()).await;
-            }
-            spawn_maillog(m, cancel.clone());
+            m.start(&self.config.mta, &cancel).await;
         }
         let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
         let probes = std::mem::take(&mut self.probes);
@@ -346,13 +221,13 @@ impl Monitor {
                 _ = ticker.tick() => self.tick().await,
                 Some(r) = probe_rx.recv() => self.on_probe(r),
                 Some(c) = self.reconfigure.recv() => {
-                    let new_interval = Duration::from_secs_f64(c.monitor.interval_secs);
+                    let new_interval = interval_of(&c);
                     if new_interval != ticker.period() {
                         ticker = tokio::time::interval_at(tokio::time::Instant::now() + new_interval, new_interval);
                         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     }
                     if c.probes != self.config.probes {
-                        let probes = valid_probes(&c);
+                        let (probes, _) = crate::runtime::probes_of(&c);
                         self.start_probes(probes, &probe_tx, &cancel).await;
                     }
                     for sink in &mut self.sinks {
@@ -366,6 +241,39 @@ impl Monitor {
         if let Some(s) = scheduler {
             s.shutdown().await;
         }
+    }
+
+    /// One reading of every source, probes included, and its assessment, without
+    /// starting the loop: what `headroom-cli check` prints. Sources get longer budgets
+    /// than a tick (nothing waits behind them), and the queue is listed once when mail
+    /// is queued, for true ages and delay reasons.
+    pub async fn once(mut self) -> Tick {
+        self.prime().await;
+        let probes: Vec<_> = std::mem::take(&mut self.probes)
+            .into_iter()
+            .map(|p| tokio::spawn(async move { p.run().await }))
+            .collect();
+        // CPU usage is a difference of two readings.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut snapshot = self.new_snapshot();
+        self.read_host_into(&mut snapshot, Duration::from_secs(10))
+            .await;
+        if self.mta.is_some() {
+            match self.read_mta_once(Duration::from_secs(30)).await {
+                Ok(m) => snapshot.mta = Some(m),
+                Err(e) => snapshot.problems.push(problem("mta", e)),
+            }
+        }
+        for p in probes {
+            match p.await {
+                Ok(r) => {
+                    self.probe_book.record(r);
+                }
+                Err(e) => snapshot.problems.push(problem("probe", e.to_string())),
+            }
+        }
+        snapshot.probes = self.probe_book.statuses();
+        self.finish(snapshot)
     }
 
     /// Replaces the running probe scheduler (if any) with one for `probes`.
@@ -402,61 +310,42 @@ impl Monitor {
 
     async fn prime(&mut self) {
         let host = self.host.clone();
-        if self.host_blocking {
+        if self.blocking_sources {
             let _ = tokio::task::spawn_blocking(move || lock(&host).prime()).await;
         } else {
             lock(&host).prime();
         }
     }
 
-    /// Reads, assesses and reports one tick.
-    pub async fn tick(&mut self) {
-        let mut snapshot = Snapshot {
+    fn new_snapshot(&self) -> Snapshot {
+        Snapshot {
             ts: self.clock.now(),
             ..Default::default()
-        };
-        match self.read_host().await {
-            Ok(h) => snapshot.host = Some(h),
-            Err(e) => snapshot.problems.push(SourceProblem {
-                source: "host".into(),
-                message: e,
-            }),
         }
+    }
+
+    /// Reads, assesses and reports one tick.
+    pub async fn tick(&mut self) {
+        let mut snapshot = self.new_snapshot();
+        let budget = read_budget(self.config.monitor.interval_secs);
+        self.read_host_into(&mut snapshot, budget).await;
         snapshot.probes = self.probe_book.statuses();
         if let Some(m) = &self.maillog {
             snapshot.throttling =
-                Some(lock(&m.agg).remote_throttling(snapshot.ts, THROTTLING_WINDOW_S));
-            for (source, message) in lock(&m.problems).iter() {
-                snapshot.problems.push(SourceProblem {
-                    source: format!("mail log {source}"),
-                    message: message.clone(),
-                });
+                Some(lock(&m.aggregate()).remote_throttling(snapshot.ts, THROTTLING_WINDOW_S));
+            for (source, message) in m.problems() {
+                snapshot
+                    .problems
+                    .push(problem(&format!("mail log {source}"), message));
             }
         }
         if self.mta.is_some() {
-            match self.read_mta().await {
+            match self.read_mta(budget).await {
                 Ok(m) => snapshot.mta = Some(m),
-                Err(e) => snapshot.problems.push(SourceProblem {
-                    source: "mta".into(),
-                    message: e,
-                }),
+                Err(e) => snapshot.problems.push(problem("mta", e)),
             }
         }
-        let (assessment, transitions) = self.assessor.assess(&snapshot, &self.config.thresholds);
-        let metrics: BTreeMap<String, Option<f64>> = metrics_of(&snapshot, &assessment);
-        if let Some(r) = lock(&self.handle.recent).as_mut() {
-            r.push(snapshot.ts, &metrics);
-        }
-        let samples = SampleBatch {
-            ts: vec![snapshot.ts],
-            series: metrics.into_iter().map(|(k, v)| (k, vec![v])).collect(),
-        };
-        let tick = Tick {
-            snapshot,
-            assessment,
-            transitions,
-            samples,
-        };
+        let tick = self.finish(snapshot);
         // Sinks may read the handle (the window's state view): publish first.
         *lock(&self.handle.latest) = Some(tick.clone());
         for sink in &mut self.sinks {
@@ -464,7 +353,47 @@ impl Monitor {
         }
     }
 
-    async fn read_mta(&mut self) -> Result<crate::mta::MtaSample, String> {
+    /// Assesses a snapshot into a tick and remembers its chart samples.
+    fn finish(&mut self, snapshot: Snapshot) -> Tick {
+        let (assessment, transitions) = self.assessor.assess(&snapshot, &self.config.thresholds);
+        let metrics = metrics_of(&snapshot, &assessment);
+        if let Some(r) = lock(&self.handle.recent).as_mut() {
+            r.push(snapshot.ts, &metrics);
+        }
+        let samples = SampleBatch {
+            ts: vec![snapshot.ts],
+            series: metrics.into_iter().map(|(k, v)| (k, vec![v])).collect(),
+        };
+        Tick {
+            snapshot,
+            assessment,
+            transitions,
+            samples,
+        }
+    }
+
+    async fn read_host_into(&mut self, snapshot: &mut Snapshot, budget: Duration) {
+        let read = if self.blocking_sources {
+            read_blocking(
+                self.host.clone(),
+                budget,
+                "host sampling",
+                " (a hung filesystem?)",
+                |h| h.sample(),
+            )
+            .await
+        } else {
+            lock(&self.host).sample()
+        };
+        match read {
+            Ok(h) => snapshot.host = Some(h),
+            Err(e) => snapshot.problems.push(problem("host", e)),
+        }
+    }
+
+    async fn read_mta(&mut self, budget: Duration) -> Result<MtaSample, String> {
+        // Owned handles: a borrow of the reader (whose lister is not Sync) must not
+        // live across the await.
         let Some((source, listing)) = self
             .mta
             .as_ref()
@@ -472,221 +401,76 @@ impl Monitor {
         else {
             return Err("no mail server configured".into());
         };
-        let mut sample = if self.host_blocking {
-            let budget =
-                Duration::from_secs_f64((self.config.monitor.interval_secs * 0.8).max(0.5));
-            let job = tokio::task::spawn_blocking(move || match source.try_lock() {
-                Ok(mut s) => s.sample(),
-                Err(_) => Err("mail server sampling is still stuck in an earlier read".into()),
-            });
-            match tokio::time::timeout(budget, job).await {
-                Ok(Ok(r)) => r?,
-                Ok(Err(e)) => return Err(format!("mail server sampling failed: {e}")),
-                Err(_) => {
-                    return Err(format!(
-                        "mail server sampling took longer than {:.1} s",
-                        budget.as_secs_f64()
-                    ))
-                }
-            }
+        let mut sample = if self.blocking_sources {
+            read_blocking(source, budget, "mail server sampling", "", |s| s.sample()).await?
         } else {
             lock(&source).sample()?
         };
-        let mut listing = lock(&listing);
-        if let Some(q) = &sample.queue {
-            listing.queued = Some(q.total());
-        }
-        crate::mta::merge_details(&mut sample, listing.details.as_ref(), self.clock.now());
-        if let Some(e) = &listing.error {
-            sample.notes.push(e.clone());
-        }
+        listing.merge_into(&mut sample, self.clock.now());
         Ok(sample)
     }
 
-    async fn read_host(&mut self) -> Result<crate::host::HostSample, String> {
-        if !self.host_blocking {
-            return lock(&self.host).sample();
+    /// [`Self::read_mta`], and when mail is queued on a running server one listing of
+    /// the queue right away (a one-shot check has no background listing to wait for).
+    async fn read_mta_once(&mut self, budget: Duration) -> Result<MtaSample, String> {
+        let lister = self.mta.as_mut().and_then(|m| m.lister.take());
+        let source = self.mta.as_ref().map(|m| m.source.clone());
+        if let (Some(mut lister), Some(source)) = (lister, source) {
+            let job = tokio::task::spawn_blocking(move || {
+                let sample = lock(&source).sample();
+                let queued = sample.as_ref().ok().and_then(|s| s.queue.as_ref());
+                let listing = match (queued.map(|q| q.total()), &sample) {
+                    (Some(0), _) | (_, Err(_)) => QueueListing::default(),
+                    (_, Ok(s)) if !s.running => QueueListing::default(),
+                    _ => QueueListing::once(lister.as_mut(), Duration::from_secs(20)),
+                };
+                (sample, listing)
+            });
+            return match tokio::time::timeout(budget, job).await {
+                Ok(Ok((Ok(mut sample), listing))) => {
+                    listing.merge_into(&mut sample, self.clock.now());
+                    Ok(sample)
+                }
+                Ok(Ok((Err(e), _))) => Err(e),
+                Ok(Err(e)) => Err(format!("mail server sampling failed: {e}")),
+                Err(_) => Err(format!(
+                    "mail server sampling took longer than {:.0} s",
+                    budget.as_secs_f64()
+                )),
+            };
         }
-        let host = self.host.clone();
-        // A read still stuck from an earlier tick holds the lock: report a gap instead
-        // of queueing more stuck threads behind it.
-        let budget = Duration::from_secs_f64((self.config.monitor.interval_secs * 0.8).max(0.5));
-        let job = tokio::task::spawn_blocking(move || match host.try_lock() {
-            Ok(mut h) => h.sample(),
-            Err(_) => Err("host sampling is still stuck in an earlier read".into()),
-        });
-        match tokio::time::timeout(budget, job).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => Err(format!("host sampling failed: {e}")),
-            Err(_) => Err(format!(
-                "host sampling took longer than {:.1} s (a hung filesystem?)",
-                budget.as_secs_f64()
-            )),
-        }
+        self.read_mta(budget).await
     }
 }
 
-/// The background queue listing: one listing, then a pause scaled to the queue size,
-/// until cancelled. A listing is killed at its budget by the lister itself.
-async fn run_listing(
-    lister: Box<dyn QueueLister>,
-    listing: Arc<Mutex<Listing>>,
-    tick: Duration,
-    cancel: CancellationToken,
-) {
-    let lister = Arc::new(Mutex::new(lister));
-    loop {
-        // Before anything is counted the queue may be huge: give the first listing the
-        // largest budget rather than killing it early.
-        let budget = match lock(&listing).queued {
-            Some(q) => crate::mta::listing_cadence(q, tick).1,
-            None => crate::mta::listing_cadence(u64::MAX, tick).1,
-        };
-        let l = lister.clone();
-        let job = tokio::task::spawn_blocking(move || lock(&l).list(budget));
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = tokio::time::timeout(budget + Duration::from_secs(5), job) => r,
-        };
-        let pause = {
-            let mut state = lock(&listing);
-            match result {
-                Ok(Ok(Ok(d))) => {
-                    state.error = d.note.clone().filter(|_| !d.complete);
-                    state.queued = Some(state.queued.unwrap_or(0).max(d.messages));
-                    state.details = Some(d);
-                }
-                Ok(Ok(Err(e))) => state.error = Some(format!("queue listing: {e}")),
-                Ok(Err(e)) => state.error = Some(format!("queue listing failed: {e}")),
-                Err(_) => {
-                    state.error = Some(format!(
-                        "queue listing did not return within {:.0} s",
-                        budget.as_secs_f64()
-                    ))
-                }
-            }
-            crate::mta::listing_cadence(state.queued.unwrap_or(0), tick).0
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
-        }
+/// Reads a source on the blocking pool within `budget`. A read still stuck from an
+/// earlier tick holds the lock: report a gap instead of queueing more stuck threads
+/// behind it.
+async fn read_blocking<S: ?Sized + Send + 'static, T: Send + 'static>(
+    source: Arc<Mutex<Box<S>>>,
+    budget: Duration,
+    what: &'static str,
+    hint: &'static str,
+    read: impl FnOnce(&mut S) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let job = tokio::task::spawn_blocking(move || match source.try_lock() {
+        Ok(mut s) => read(&mut **s),
+        Err(_) => Err(format!("{what} is still stuck in an earlier read")),
+    });
+    match tokio::time::timeout(budget, job).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(format!("{what} failed: {e}")),
+        Err(_) => Err(format!(
+            "{what} took longer than {:.1} s{hint}",
+            budget.as_secs_f64()
+        )),
     }
 }
 
-/// The configured targets that pass validation; the others are logged and skipped
-/// (the window validates settings before they get here).
-fn valid_probes(c: &Config) -> Vec<Probe> {
-    c.probes
-        .iter()
-        .filter_map(
-            |t| match crate::probe::ProbeSpec::from_target(t).validate() {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::warn!("probe `{}` skipped: {e}", t.name);
-                    None
-                }
-            },
-        )
-        .collect()
-}
-
-/// The mail log to follow when none is configured: Postfix's own `maillog_file` when it
-/// writes one, else /var/log/mail.log when readable, else journald.
-async fn default_maillogs(mta: crate::config::MtaConfig) -> Vec<crate::config::MaillogSource> {
-    let own = tokio::task::spawn_blocking(move || crate::mta::postfix_maillog_file(&mta))
-        .await
-        .ok()
-        .flatten();
-    let syslog = std::path::PathBuf::from("/var/log/mail.log");
-    let path = own.or_else(|| std::fs::File::open(&syslog).is_ok().then_some(syslog));
-    vec![crate::config::MaillogSource {
-        path,
-        backfill_mins: 0.0,
-    }]
-}
-
-/// Starts one follower per mail log. A follower that fails (unreadable file, no
-/// journalctl) reports why through `problems` and retries every 30 s, so a log that
-/// appears later (logrotate, a permission fix) is picked up without a restart.
-fn spawn_maillog(m: &MaillogReader, cancel: CancellationToken) {
-    for src in m.sources.clone() {
-        let agg = m.agg.clone();
-        let problems = m.problems.clone();
-        let cancel = cancel.clone();
-        let name = match &src.path {
-            Some(p) => p.display().to_string(),
-            None => "journald".to_string(),
-        };
-        let backfill =
-            (src.backfill_mins > 0.0).then(|| Duration::from_secs_f64(src.backfill_mins * 60.0));
-        tokio::spawn(async move {
-            let mut first = true;
-            loop {
-                // Say what is wrong for as long as it is wrong, and no longer.
-                let ready = match &src.path {
-                    Some(p) => std::fs::File::open(p)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    None => {
-                        let j = crate::maillog::JournalSource::default().journalctl;
-                        if j.exists() {
-                            Ok(())
-                        } else {
-                            Err(format!(
-                                "no /var/log/mail.log to read and {} is not installed; set [[maillog]] path",
-                                j.display()
-                            ))
-                        }
-                    }
-                };
-                if let Err(why) = ready {
-                    lock(&problems).insert(name.clone(), why);
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-                    }
-                    continue;
-                }
-                lock(&problems).remove(&name);
-                let result = match &src.path {
-                    Some(p) => {
-                        let start = match (first, backfill) {
-                            (true, Some(d)) => StartAt::Backfill(d),
-                            _ => StartAt::End,
-                        };
-                        crate::maillog::follow_file(
-                            p.clone(),
-                            start,
-                            Duration::from_millis(500),
-                            agg.clone(),
-                            cancel.clone(),
-                        )
-                        .await
-                    }
-                    None => {
-                        let source = crate::maillog::JournalSource {
-                            backfill: if first { backfill } else { None },
-                            ..Default::default()
-                        };
-                        crate::maillog::follow_journal(source, agg.clone(), cancel.clone()).await
-                    }
-                };
-                first = false;
-                if cancel.is_cancelled() {
-                    return;
-                }
-                let why = match result {
-                    Ok(()) => "stopped; restarting".to_string(),
-                    Err(e) => e.to_string(),
-                };
-                lock(&problems).insert(name.clone(), why);
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-                }
-            }
-        });
+fn problem(source: &str, message: String) -> SourceProblem {
+    SourceProblem {
+        source: source.to_string(),
+        message,
     }
 }
 

@@ -537,7 +537,11 @@ warn_ratio = 0.8
         let (out, c) = edit(text, Path::new("c.toml"), &s).expect("valid");
         assert_eq!(c.thresholds.warn_ratio, 0.7);
         assert_eq!(c.thresholds.forecast_horizon_mins, 20.0);
-        assert_eq!(c.thresholds.for_item(crate::item::ItemId::Cpu), (0.9, 0.95), "{out}");
+        assert_eq!(
+            c.thresholds.for_item(crate::item::ItemId::Cpu),
+            (0.9, 0.95),
+            "{out}"
+        );
         assert!(out.starts_with("thresholds = {"), "stays inline:\n{out}");
     }
 

@@ -30,4 +30,3 @@ pub struct SourceProblem {
     pub source: String,
     pub message: String,
 }
-

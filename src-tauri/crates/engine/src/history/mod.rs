@@ -8,7 +8,8 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use recent::{metrics_of, Recent, SampleBatch};
+pub use crate::tick::SampleBatch;
+pub use recent::Recent;
 pub use sink::HistorySink;
 pub use store::{
     AlertKind, AlertRecord, History, HistoryError, HistoryStatus, OpenOutcome, Resolution,

@@ -3,7 +3,7 @@
 //! history that cannot be written degrades instead of holding the tick up.
 
 use super::store::History;
-use crate::monitor::{Sink, Tick};
+use crate::tick::{Sink, Tick};
 
 pub struct HistorySink {
     history: History,

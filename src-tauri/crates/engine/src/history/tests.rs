@@ -8,8 +8,8 @@ use super::*;
 use crate::assess::{Level, Transition};
 use crate::classify::{Class, Reply};
 use crate::config::HistoryConfig;
-use crate::monitor::Tick;
 use crate::probe::{Outcome, Phase, ProbeResult, ProbeStatus, Timings};
+use crate::tick::Tick;
 
 /// A day boundary, so minutes and hours line up with the tick index.
 const T0: f64 = 1_699_920_000.0;
@@ -546,7 +546,7 @@ fn the_sink_records_monitor_ticks() {
         ..HistoryConfig::default()
     });
     let mut sink = history.sink();
-    crate::monitor::Sink::on_tick(&mut sink, &tick(T0, &[("cpu_percent", Some(3.0))]));
+    crate::tick::Sink::on_tick(&mut sink, &tick(T0, &[("cpu_percent", Some(3.0))]));
     let r = history.range(T0 - 1.0, T0 + 1.0, &["cpu_percent"]).unwrap();
     assert_eq!(r.series["cpu_percent"], [Some(3.0)]);
 }

@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
-
 /// Reads the host. Implemented by [`SysHost`] for the real machine and by fakes in
 /// tests; `sample` may block briefly (statvfs), so the monitor calls it off the runtime.
 pub trait HostSource: Send {

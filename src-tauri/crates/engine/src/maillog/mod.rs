@@ -21,6 +21,7 @@ mod exim;
 mod journal;
 mod lines;
 mod postfix;
+mod supervise;
 mod tail;
 pub mod timestamp;
 
@@ -40,6 +41,7 @@ pub use aggregate::{
 };
 pub use journal::{follow_journal, journal_line, JournalSource};
 pub use lines::{Line, LineSplitter, Skip, MAX_LINE};
+pub use supervise::{default_maillogs, MaillogFollowers};
 pub use tail::{check_followable, follow_file, FileKind, FileTail, NotFollowable, StartAt};
 
 /// The MTA that wrote a line.

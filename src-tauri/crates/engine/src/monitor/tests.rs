@@ -1,8 +1,10 @@
 use super::*;
 use crate::alerts::Notification;
+use crate::alerts::{Notifier, NotifySink, Snooze};
 use crate::assess::Level;
 use crate::config::ItemThresholds;
 use crate::snapshot::{HostSample, MemorySample};
+use crate::time::TokioClock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A host whose CPU follows a script and which counts its reads.

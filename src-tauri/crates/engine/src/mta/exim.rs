@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::mta::{procfs, sockets};
 use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{procfs, sockets};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -8,13 +8,15 @@
 
 pub mod command;
 pub mod exim;
+mod listing;
 pub mod opensmtpd;
 pub mod postfix;
 pub mod procfs;
-pub mod sockets;
 mod sample;
 pub mod sendmail;
+pub mod sockets;
 
+pub use listing::QueueListing;
 pub use sample::{Counted, MtaSample, QueueCounts, QueueDetails, QueueFs, ServiceSample};
 
 use std::path::Path;
@@ -222,8 +224,8 @@ mod tests {
     /// When each tick arrived and the oldest-message age it carried.
     type Seen = std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Option<f64>)>>>;
     struct Spacing(Seen);
-    impl crate::monitor::Sink for Spacing {
-        fn on_tick(&mut self, tick: &crate::monitor::Tick) {
+    impl crate::tick::Sink for Spacing {
+        fn on_tick(&mut self, tick: &crate::tick::Tick) {
             let age = tick
                 .snapshot
                 .mta

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mta::{procfs, sockets};
 use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{procfs, sockets};
 
 pub struct OpenSmtpd {
     smtpctl: Option<PathBuf>,

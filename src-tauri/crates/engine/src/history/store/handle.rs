@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertRecord, HistoryError, Retention, Store};
 use crate::config::HistoryConfig;
-use crate::history::SampleBatch;
-use crate::monitor::Tick;
 use crate::probe::ProbeResult;
+use crate::tick::SampleBatch;
+use crate::tick::Tick;
 use crate::time::Ts;
 
 /// After a failure, the next attempt waits this long (tick time).

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::assess::Level;
 use crate::config::HistoryConfig;
-use crate::monitor::Tick;
 use crate::probe::ProbeResult;
+use crate::tick::Tick;
 use crate::time::Ts;
 
 pub use handle::{History, HistoryStatus};

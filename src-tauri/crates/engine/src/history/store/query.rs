@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::rollup::{load_progress, period_start, Rollup, HOUR, MINUTE};
 use super::{AlertKind, AlertRecord, Context, HistoryError, Store};
 use crate::classify::Reply;
-use crate::history::SampleBatch;
 use crate::probe::{ProbeResult, Timings};
+use crate::tick::SampleBatch;
 use crate::time::Ts;
 
 /// Which table a range is read from.

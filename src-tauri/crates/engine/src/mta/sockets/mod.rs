@@ -126,5 +126,4 @@ mod tests {
         assert_eq!(u.peers[0], ("127.0.0.1".parse().expect("test value"), 2));
         assert_eq!(u.peers[1], ("127.0.0.2".parse().expect("test value"), 1));
     }
-
 }

@@ -21,7 +21,6 @@ pub fn tcp_sockets() -> Vec<TcpSocket> {
     out
 }
 
-
 pub fn parse_net_tcp(text: &str) -> Vec<TcpSocket> {
     text.lines()
         .skip(1)
