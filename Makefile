@@ -37,6 +37,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# The engine and the CLI never depend on any tauri crate (the path src-tauri/ is no crate).
+	@# No dependency cycles among the engine's modules (config <-> assess and the like).
+	python3 scripts/module_cycles.py
 	@for c in headroom-engine headroom-cli; do \
 	  ! $(CARGO) tree -p $$c -e normal --prefix none | grep -qE '^tauri(-[a-z-]+)? v' || { echo "$$c must not depend on tauri"; exit 1; }; \
 	done

@@ -13,6 +13,12 @@ import sys
 SRC = sys.argv[1] if len(sys.argv) > 1 else "src-tauri/crates/engine/src"
 
 
+def strip_comments(text):
+    # `//` comments (docs and links in them are not dependencies); strings are rare
+    # enough in paths that a `//` inside one does not matter here.
+    return re.sub(r"//[^\n]*", "", text)
+
+
 def strip_tests(text):
     # Drops `#[cfg(test)] mod x { ... }` blocks (brace-matched) and `mod tests;` lines.
     out, i = [], 0
@@ -46,7 +52,7 @@ for root, _, names in os.walk(SRC):
         rel = os.path.relpath(os.path.join(root, n), SRC)
         if rel == "lib.rs":
             continue
-        files[rel] = strip_tests(open(os.path.join(root, n)).read())
+        files[rel] = strip_tests(strip_comments(open(os.path.join(root, n)).read()))
 
 edges = {}
 for rel, text in files.items():

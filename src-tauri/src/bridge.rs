@@ -4,23 +4,21 @@
 use std::sync::Arc;
 
 use headroom_engine::assess::Level;
-use headroom_engine::monitor::{Sink, Tick};
-use tauri::{AppHandle, Runtime};
+use headroom_engine::tick::{Sink, Tick};
+use tauri::Runtime;
 
 use crate::state::{AlertEntry, AppState, UiEvent};
 use crate::tray::{icon_for, Tray};
 
 pub struct Bridge<R: Runtime> {
-    _app: AppHandle<R>,
     state: Arc<AppState>,
     tray: Option<Tray<R>>,
     shown: Option<(Level, String)>,
 }
 
 impl<R: Runtime> Bridge<R> {
-    pub fn new(app: AppHandle<R>, state: Arc<AppState>, tray: Option<Tray<R>>) -> Self {
+    pub fn new(state: Arc<AppState>, tray: Option<Tray<R>>) -> Self {
         Bridge {
-            _app: app,
             state,
             tray,
             shown: None,
@@ -48,8 +46,7 @@ impl<R: Runtime> Bridge<R> {
         let snoozed = self
             .state
             .snooze
-            .until()
-            .is_some_and(|u| u > crate::state::now());
+            .active_at(headroom_engine::time::unix_now());
         let _ = tray.snooze.set_text(if snoozed {
             "Resume alerts (snoozed)"
         } else {
@@ -71,11 +68,29 @@ impl<R: Runtime> Sink for Bridge<R> {
             }
             self.state.log_alert(AlertEntry::from_transition(t));
         }
-        let view = self.state.view();
+        let view = self.state.view_of(Some(tick));
         self.update_tray(view.status, &view.summary);
         self.state.broadcast(&UiEvent::Tick {
             state: Box::new(view),
             samples: tick.samples.clone(),
         });
     }
+}
+
+/// The monitor ended on its own: the tray turns unknown and the window says why (the
+/// bridge went down with the monitor, so this does what it would have done).
+pub fn show_stopped<R: Runtime>(state: &Arc<AppState>, tray: Option<&Tray<R>>, why: &str) {
+    if let Some(tray) = tray {
+        let _ = tray.icon.set_icon(Some(icon_for(Level::Unknown)));
+        let line: String = format!("Headroom unknown: {why}")
+            .chars()
+            .take(120)
+            .collect();
+        let _ = tray.status.set_text(&line);
+        let _ = tray.icon.set_tooltip(Some(&line));
+    }
+    state.broadcast(&UiEvent::Tick {
+        state: Box::new(state.view()),
+        samples: Default::default(),
+    });
 }

@@ -119,7 +119,7 @@ pub async fn get_history(
     names: Vec<String>,
 ) -> Result<SampleBatch, CommandError> {
     let history = state.history();
-    let end = crate::state::now();
+    let end = headroom_engine::time::unix_now();
     let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
     tauri::async_runtime::spawn_blocking(move || {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -145,7 +145,7 @@ pub async fn export_csv(
     names: Vec<String>,
 ) -> Result<String, CommandError> {
     let history = state.history();
-    let end = crate::state::now();
+    let end = headroom_engine::time::unix_now();
     let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
     let fail = |kind: &'static str| move |e: String| CommandError { kind, message: e };
     tauri::async_runtime::spawn_blocking(move || {

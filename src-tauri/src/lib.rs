@@ -10,36 +10,12 @@ mod tray;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use headroom_engine::alerts::NotifySink;
 use headroom_engine::config::{self, Config};
-use headroom_engine::host::SysHost;
-use headroom_engine::monitor::{Monitor, NotifySink};
+use headroom_engine::runtime;
 use tauri::{Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 pub use state::AppState;
-
-/// The engine's monitor with every source this configuration asks for: the host, the
-/// mail server when one is found, the probe targets and the mail log.
-fn build_monitor(config: &Config, state: &AppState) -> Monitor {
-    let mut monitor = Monitor::new(config.clone(), Box::new(SysHost::new()));
-    let mta = headroom_engine::mta::detect(&config.mta);
-    let has_mta = mta.is_some();
-    if let Some(m) = mta {
-        monitor = monitor.with_mta(m);
-    }
-    let mut probes = Vec::new();
-    for t in &config.probes {
-        match headroom_engine::probe::ProbeSpec::from_target(t).validate() {
-            Ok(p) => probes.push(p),
-            Err(e) => state.add_config_problem(format!("probe `{}` skipped: {e}", t.name)),
-        }
-    }
-    monitor = monitor.with_probes(probes);
-    // The mail log matters where there is a mail server, or where the user named one.
-    if has_mta || !config.maillogs.is_empty() {
-        monitor = monitor.with_maillog(config.maillogs.clone());
-    }
-    monitor
-}
 
 /// Shows the dashboard, creating its window when there is none.
 pub fn open_dashboard<R: Runtime>(app: &tauri::AppHandle<R>) -> tauri::Result<()> {
@@ -121,35 +97,33 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                 open_dashboard(app.handle())?;
             }
             let config = state.config();
-            let history = headroom_engine::history::History::open(&config.history);
-            let status = history.status();
-            if let Some(p) = &status.problem {
-                tracing::warn!("history: {p}; monitoring continues without it");
+            let mut engine = runtime::build(
+                &config,
+                runtime::Options {
+                    history: true,
+                    no_probes: false,
+                },
+            );
+            for p in &engine.problems {
+                tracing::warn!("{p}");
+                state.add_config_problem(p.clone());
             }
-            if let Some(old) = &status.recovered_from {
-                tracing::warn!(
-                    "history was damaged and moved aside to {}; a fresh one was started",
-                    old.display()
-                );
-            }
-            state.set_history(history.clone());
-            let mut monitor = build_monitor(&config, &state);
-            state.set_monitor(monitor.handle());
-            if status.enabled {
-                monitor.add_sink(Box::new(history.sink()));
-            }
-            monitor.add_sink(Box::new(bridge::Bridge::new(
-                app.handle().clone(),
-                state.clone(),
-                tray,
-            )));
-            monitor.add_sink(Box::new(NotifySink::new(
+            state.set_history(engine.history.clone());
+            engine
+                .monitor
+                .add_sink(Box::new(bridge::Bridge::new(state.clone(), tray.clone())));
+            engine.monitor.add_sink(Box::new(NotifySink::new(
                 &config,
                 state.snooze.clone(),
                 Box::new(notify::DesktopNotifier::spawn()),
             )));
-            let cancel = state.cancel.clone();
-            tauri::async_runtime::spawn(monitor.run(cancel));
+            let stopped_state = state.clone();
+            let (handle, supervised) =
+                runtime::supervise(engine.monitor, state.cancel.clone(), move |why| {
+                    bridge::show_stopped(&stopped_state, tray.as_ref(), &why);
+                });
+            state.set_monitor(handle);
+            tauri::async_runtime::spawn(supervised);
             Ok(())
         })
         .on_window_event(|window, event| {

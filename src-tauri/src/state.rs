@@ -3,17 +3,20 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use headroom_engine::alerts::Snooze;
 use headroom_engine::assess::{Assessment, Level, Transition};
 use headroom_engine::config::Config;
 use headroom_engine::history::SampleBatch;
 use headroom_engine::history::{AlertKind, AlertRecord, History, HistoryStatus};
+use headroom_engine::lock::lock;
 use headroom_engine::monitor::MonitorHandle;
 use headroom_engine::probe::ProbeResult;
 use headroom_engine::settings::{Settings, SettingsError};
 use headroom_engine::snapshot::{HostSample, SourceProblem, Ts};
+use headroom_engine::tick::Tick;
+use headroom_engine::time::unix_now as now;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
@@ -115,10 +118,6 @@ pub struct AppState {
     pub history: Mutex<History>,
     pub snooze: Snooze,
     pub cancel: CancellationToken,
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl AppState {
@@ -270,27 +269,45 @@ impl AppState {
         lock(&self.alerts).iter().rev().cloned().collect()
     }
 
+    /// The window's view of the monitor's latest tick.
     pub fn view(&self) -> StateView {
         let latest = lock(&self.monitor).as_ref().and_then(|m| m.latest());
-        let (assessment, host, problems, mta) = match latest {
+        self.view_of(latest.as_ref())
+    }
+
+    /// The window's view of `tick` (the one a sink was just given). A monitor that
+    /// stopped on its own makes the status unknown with the reason, whatever it last saw.
+    pub fn view_of(&self, tick: Option<&Tick>) -> StateView {
+        let (assessment, host, mut problems, mta) = match tick {
             Some(t) => (
-                Some(t.assessment),
-                t.snapshot.host,
-                t.snapshot.problems,
-                t.snapshot.mta,
+                Some(t.assessment.clone()),
+                t.snapshot.host.clone(),
+                t.snapshot.problems.clone(),
+                t.snapshot.mta.clone(),
             ),
             None => (None, None, Vec::new(), None),
         };
+        let stopped = lock(&self.monitor).as_ref().and_then(|m| m.stopped());
+        if let Some(why) = &stopped {
+            problems.insert(
+                0,
+                SourceProblem {
+                    source: "monitor".into(),
+                    message: why.clone(),
+                },
+            );
+        }
         StateView {
             ts: assessment.as_ref().map(|a| a.ts),
-            status: assessment
-                .as_ref()
-                .map(|a| a.status)
-                .unwrap_or(Level::Unknown),
-            summary: assessment
-                .as_ref()
-                .map(|a| a.summary())
-                .unwrap_or_else(|| "starting: first reading in a moment".into()),
+            status: match (&stopped, &assessment) {
+                (Some(_), _) | (None, None) => Level::Unknown,
+                (None, Some(a)) => a.status,
+            },
+            summary: match (&stopped, &assessment) {
+                (Some(why), _) => format!("unknown: {why}"),
+                (None, Some(a)) => a.summary(),
+                (None, None) => "starting: first reading in a moment".into(),
+            },
             assessment,
             host,
             problems,
@@ -355,11 +372,4 @@ impl AppState {
         });
         until
     }
-}
-
-pub fn now() -> Ts {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

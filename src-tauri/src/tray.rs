@@ -11,6 +11,7 @@ use tauri::{AppHandle, Runtime};
 
 use crate::state::AppState;
 
+#[derive(Clone)]
 pub struct Tray<R: Runtime> {
     pub icon: TrayIcon<R>,
     pub status: MenuItem<R>,
@@ -95,8 +96,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
                 "snooze" => {
                     let snoozed = menu_state
                         .snooze
-                        .until()
-                        .is_some_and(|u| u > crate::state::now());
+                        .active_at(headroom_engine::time::unix_now());
                     if snoozed {
                         menu_state.set_snooze(None);
                         let _ = snooze_item.set_text("Snooze alerts for 1 hour");

@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use headroom_engine::history::History;
-use headroom_engine::host::SysHost;
-use headroom_engine::monitor::Monitor;
+use headroom_engine::runtime;
 use headroom_engine::tick::{Sink, Tick};
 use tokio_util::sync::CancellationToken;
 
@@ -43,51 +41,37 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mta = headroom_engine::mta::detect(&config.mta);
-    let history_config = config.history.clone();
-    // The same sources as the desktop app: the host, the mail server, the probe
-    // targets and the mail log. A probe target that does not validate is said once.
-    let mut probes = Vec::new();
-    for t in &config.probes {
-        match headroom_engine::probe::ProbeSpec::from_target(t).validate() {
-            Ok(p) => probes.push(p),
-            Err(e) => eprintln!("headroom-cli: warning: probe `{}` skipped: {e}", t.name),
-        }
+    // The same sources as the desktop app, and history recorded like it; what cannot
+    // be set up is said once and the watch goes on without it.
+    let mut engine = runtime::build(
+        &config,
+        runtime::Options {
+            history: true,
+            no_probes: false,
+        },
+    );
+    for p in &engine.problems {
+        eprintln!("headroom-cli: warning: {p}");
     }
-    let with_maillog = mta.is_some() || !config.maillogs.is_empty();
-    let maillogs = config.maillogs.clone();
-    let mut monitor = Monitor::new(config, Box::new(SysHost::new())).with_probes(probes);
-    if let Some(mta) = mta {
-        monitor = monitor.with_mta(mta);
-    }
-    if with_maillog {
-        monitor = monitor.with_maillog(maillogs);
-    }
-    monitor.add_sink(Box::new(PrintTransitions { json }));
-    // History is recorded here too; one that cannot be opened is said once and the
-    // watch goes on without it.
-    let history = History::open(&history_config);
-    let status = history.status();
-    if let Some(aside) = &status.recovered_from {
-        eprintln!(
-            "headroom-cli: warning: the history was damaged; moved it to {} and started a fresh one",
-            aside.display()
-        );
-    }
-    if let Some(problem) = &status.problem {
-        eprintln!("headroom-cli: warning: {problem}");
-    }
-    if status.enabled {
-        monitor.add_sink(Box::new(history.sink()));
-    }
+    engine.monitor.add_sink(Box::new(PrintTransitions { json }));
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         stop.cancel();
     });
-    monitor.run(cancel).await;
-    0
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = failed.clone();
+    let (_, supervised) = runtime::supervise(engine.monitor, cancel, move |why| {
+        eprintln!("headroom-cli: {why}");
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    supervised.await;
+    if failed.load(std::sync::atomic::Ordering::SeqCst) {
+        crate::EXIT_UNKNOWN
+    } else {
+        0
+    }
 }
 
 async fn wait_for_signal() {

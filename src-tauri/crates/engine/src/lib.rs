@@ -12,7 +12,7 @@ pub mod explain;
 pub mod history;
 pub mod host;
 pub mod item;
-mod lock;
+pub mod lock;
 pub mod maillog;
 pub mod monitor;
 pub mod mta;

@@ -227,7 +227,7 @@ impl Monitor {
                         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     }
                     if c.probes != self.config.probes {
-                        let (probes, _) = crate::runtime::probes_of(&c);
+                        let (probes, _) = crate::probe::probes_of(&c.probes);
                         self.start_probes(probes, &probe_tx, &cancel).await;
                     }
                     for sink in &mut self.sinks {

@@ -13,7 +13,6 @@ use crate::config::Config;
 use crate::history::{History, HistoryStatus};
 use crate::host::SysHost;
 use crate::monitor::{Monitor, MonitorHandle};
-use crate::probe::{Probe, ProbeSpec};
 use crate::tick::Tick;
 
 /// A monitor ready to run, built from a configuration.
@@ -48,7 +47,7 @@ pub fn build(config: &Config, options: Options) -> Engine {
         monitor = monitor.with_mta(m);
     }
     if !options.no_probes {
-        let (probes, skipped) = probes_of(config);
+        let (probes, skipped) = crate::probe::probes_of(&config.probes);
         problems.extend(skipped);
         monitor = monitor.with_probes(probes);
     }
@@ -120,24 +119,6 @@ pub fn supervise(
         on_stop(why);
     };
     (handle, run)
-}
-
-/// The configured probe targets that pass the probe check, and a sentence for each
-/// that does not. Config validation runs the same check at load, so a skip here means
-/// something of this machine failed (its TLS roots), not the file.
-pub fn probes_of(config: &Config) -> (Vec<Probe>, Vec<String>) {
-    let mut probes = Vec::new();
-    let mut skipped = Vec::new();
-    for t in &config.probes {
-        match ProbeSpec::from_target(t).validate() {
-            Ok(p) => probes.push(p),
-            Err(e) => {
-                tracing::warn!("probe `{}` skipped: {e}", t.name);
-                skipped.push(format!("probe `{}` skipped: {e}", t.name));
-            }
-        }
-    }
-    (probes, skipped)
 }
 
 /// What a host says about the history it opened: why it records nothing, or what it

@@ -7,11 +7,13 @@ pub mod forecast;
 mod format;
 mod host_items;
 pub mod levels;
+mod maillog_items;
 mod mta_items;
 mod probe_items;
 
 pub use format::{format_bytes, format_duration, format_value};
 pub use levels::{Level, LevelRules, LevelTracker, Reading};
+pub use maillog_items::item as throttling_item;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -198,7 +200,7 @@ impl Assessor {
         inputs.extend(probe_items::items(snap, t));
         // With no delivery attempts in the window there is nothing to be throttled.
         if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {
-            inputs.push(r.item_input());
+            inputs.push(maillog_items::item(r));
         }
         // An item seen before whose source failed this tick is unknown, with the
         // source's reason; it does not silently drop out of the overall level.

@@ -11,10 +11,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::{parse, Line, Parsed, Record, Side, Skip};
-use crate::assess::ItemInput;
 use crate::classify::Class;
 use crate::explain::{explain_class, explain_reply, Explanation, Limits};
-use crate::item::ItemId;
 use crate::time::Ts;
 
 /// Minutes of history per destination.
@@ -193,39 +191,6 @@ pub struct ThrottlingReading {
     pub connection_limit: u32,
     pub window_s: f64,
     pub example: Option<String>,
-}
-
-impl ThrottlingReading {
-    /// The headroom input: used = throttled attempts, limit = all attempts of the worst
-    /// destination, so the ratio is the share of its attempts being throttled. With
-    /// no attempts in the window there is nothing to measure: used 0, limit unknown.
-    pub fn item_input(&self) -> ItemInput {
-        let mins = self.window_s / 60.0;
-        let detail = match &self.destination {
-            Some(d) if self.throttled > 0 => format!(
-                "{d}: {} of {} delivery attempts throttled in the last {mins:.0} min (rate_limit {}, connection_limit {}){}",
-                self.throttled,
-                self.attempts,
-                self.rate_limit,
-                self.connection_limit,
-                self.example
-                    .as_deref()
-                    .map(|e| format!("; e.g. {e}"))
-                    .unwrap_or_default()
-            ),
-            _ if self.attempts > 0 => format!(
-                "no destination throttles us: {} delivery attempts in the last {mins:.0} min",
-                self.attempts
-            ),
-            _ => format!("no outbound delivery attempts in the last {mins:.0} min"),
-        };
-        ItemInput {
-            id: ItemId::RemoteThrottling,
-            used: Some(f64::from(self.throttled)),
-            limit: (self.attempts > 0).then_some(f64::from(self.attempts)),
-            detail,
-        }
-    }
 }
 
 #[derive(Debug, Default)]

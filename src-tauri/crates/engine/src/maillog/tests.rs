@@ -328,7 +328,7 @@ fn remote_throttling_names_the_worst_destination() {
     let r = a.remote_throttling(T0 + 30.0, THROTTLING_WINDOW_S);
     assert_eq!(r.destination.as_deref(), Some("gmail.com"));
     assert_eq!((r.throttled, r.attempts, r.rate_limit), (3, 6, 3));
-    let item = r.item_input();
+    let item = crate::assess::throttling_item(&r);
     assert_eq!(item.id, "remote_throttling");
     assert_eq!((item.used, item.limit), (Some(3.0), Some(6.0)));
     assert!(
@@ -344,7 +344,7 @@ fn remote_throttling_names_the_worst_destination() {
         (r.destination.as_deref(), r.throttled, r.attempts),
         (None, 0, 0)
     );
-    assert_eq!(r.item_input().limit, None);
+    assert_eq!(crate::assess::throttling_item(&r).limit, None);
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn greylisting_alone_is_not_throttling() {
         (r.destination.as_deref(), r.throttled, r.attempts),
         (None, 0, 2)
     );
-    let item = r.item_input();
+    let item = crate::assess::throttling_item(&r);
     assert_eq!((item.used, item.limit), (Some(0.0), Some(2.0)));
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::TlsMode;
+use super::TlsMode;
 
 /// Why a password may not be sent over a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,9 +21,9 @@ use super::auth::auth_channel;
 use super::reply;
 use super::spec::{Host, Probe};
 use super::timed::{Recorder, TimedStream};
+use super::TlsMode;
 use super::{Outcome, Phase, ProbeResult, Timings};
 use crate::classify::{classify, Class, Reply};
-use crate::config::TlsMode;
 
 /// After a failure the probe still says QUIT, but waits no longer than this for it.
 const QUIT_GRACE: Duration = Duration::from_millis(500);

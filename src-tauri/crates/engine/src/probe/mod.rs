@@ -22,6 +22,7 @@ mod scheduler;
 pub mod secret;
 mod spec;
 mod status;
+mod target;
 pub mod timed;
 
 use std::fmt;
@@ -35,8 +36,9 @@ pub use ca_file::MAX_CA_FILE_BYTES;
 #[cfg(test)]
 pub(crate) use ca_file::TEST_CA_PEM;
 pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle};
-pub use spec::{check_target, Probe, ProbeError, ProbeSpec, TargetInvalid};
+pub use spec::{check_target, probes_of, Probe, ProbeError, ProbeSpec, TargetInvalid};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
+pub use target::{ProbeTarget, TlsMode};
 
 /// How a probe ended. Names are a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]

@@ -17,7 +17,7 @@ use lettre::Address;
 
 use super::auth::{self, auth_channel, Unprotected};
 use super::ca_file;
-use crate::config::{ProbeTarget, TlsMode};
+use super::{ProbeTarget, TlsMode};
 
 /// A probe target as the user described it (config `[[probe]]` or CLI flags).
 #[derive(Clone, PartialEq)]
@@ -457,6 +457,24 @@ fn default_helo() -> ClientId {
     } else {
         ClientId::Domain("localhost".into())
     }
+}
+
+/// The configured probe targets that pass the probe check, and a sentence for each
+/// that does not. Config validation runs the same check at load, so a skip here means
+/// something of this machine failed (its TLS roots), not the file.
+pub fn probes_of(targets: &[ProbeTarget]) -> (Vec<Probe>, Vec<String>) {
+    let mut probes = Vec::new();
+    let mut skipped = Vec::new();
+    for t in targets {
+        match ProbeSpec::from_target(t).validate() {
+            Ok(p) => probes.push(p),
+            Err(e) => {
+                tracing::warn!("probe `{}` skipped: {e}", t.name);
+                skipped.push(format!("probe `{}` skipped: {e}", t.name));
+            }
+        }
+    }
+    (probes, skipped)
 }
 
 #[cfg(test)]
