@@ -11,11 +11,21 @@ use tauri::{AppHandle, Runtime};
 
 use crate::state::AppState;
 
-#[derive(Clone)]
 pub struct Tray<R: Runtime> {
     pub icon: TrayIcon<R>,
     pub status: MenuItem<R>,
     pub snooze: MenuItem<R>,
+}
+
+// By hand: a derive would ask `R: Clone`, which runtimes are not.
+impl<R: Runtime> Clone for Tray<R> {
+    fn clone(&self) -> Self {
+        Tray {
+            icon: self.icon.clone(),
+            status: self.status.clone(),
+            snooze: self.snooze.clone(),
+        }
+    }
 }
 
 pub fn icon_for(level: Level) -> Image<'static> {
