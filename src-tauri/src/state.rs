@@ -191,12 +191,7 @@ impl AppState {
         let latest = lock(&self.monitor).as_ref().and_then(|m| m.latest());
         latest
             .and_then(|t| t.snapshot.mta)
-            .map(|m| {
-                m.limits
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v.to_string())))
-                    .collect()
-            })
+            .map(|m| m.known_limits())
             .unwrap_or_default()
     }
 

@@ -47,7 +47,7 @@ fn exim_limits_spool_and_per_host_connections() {
     };
     let mut src = EximSource::with_binary(ex.bin.clone(), Some(ex.conf.clone()));
     let s = src.sample().expect("sample");
-    assert!(s.running, "notes {:?} log {}", s.notes, ex.mainlog());
+    assert!(s.is_running(), "notes {:?} log {}", s.notes, ex.mainlog());
     assert!(
         s.version.as_deref().is_some_and(|v| v.starts_with('4')),
         "{:?}",

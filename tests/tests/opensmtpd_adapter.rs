@@ -19,11 +19,11 @@ fn opensmtpd_queue_sessions_and_spool() {
     let os = OpenSmtpd::start().expect("private OpenSMTPD starts");
     let mut src = Source::with_programs(os.smtpctl(), os.conf.clone());
     let s = src.sample().expect("sample");
-    assert!(s.running, "notes {:?}\nlog {}", s.notes, os.log());
+    assert!(s.is_running(), "notes {:?}\nlog {}", s.notes, os.log());
     let svc = &s.services[0];
     assert_eq!(svc.port, Some(os.port));
     assert!(svc.listening);
-    assert_eq!((svc.connections, svc.process_limit), (0, None));
+    assert_eq!((svc.connections, svc.process_limit.value), (0, None));
     assert_eq!(s.queue.as_ref().and_then(|q| q.deferred), Some(0));
     assert_eq!(s.queue_fs.as_ref().map(|f| f.path.as_str()), Some(SPOOL));
 
@@ -36,8 +36,8 @@ fn opensmtpd_queue_sessions_and_spool() {
     })
     .unwrap_or_else(|| panic!("4 envelopes never counted: {:?}", src.sample()));
     assert_eq!(
-        s.queue.map(|q| q.method),
-        Some("smtpctl show stats".to_string())
+        s.queue.map(|q| q.method.as_str()),
+        Some("smtpctl show stats")
     );
 
     let held: Vec<_> = (0..3)

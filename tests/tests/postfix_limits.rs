@@ -29,8 +29,8 @@ fn limits_equal_postconf_after_changing_them() {
     .expect("private postfix starts");
     let mut source = Postfix::new(Some(pf.etc.clone()));
     let s = source.sample().expect("sample");
-    assert_eq!(s.kind, "postfix");
-    assert!(s.running, "notes: {:?}", s.notes);
+    assert_eq!(s.kind.as_str(), "postfix");
+    assert!(s.is_running(), "notes: {:?}", s.notes);
     assert_eq!(
         s.version.as_deref(),
         Some(pf.postconf("mail_version").as_str())
@@ -54,8 +54,11 @@ fn limits_equal_postconf_after_changing_them() {
         .iter()
         .find(|x| x.name != format!("127.0.0.1:{}", pf.port))
         .expect("second smtpd service");
-    assert_eq!(second.process_limit, Some(42));
-    assert!(second.limit_source.contains("default_process_limit"));
+    assert_eq!(second.process_limit.value, Some(42));
+    assert!(second
+        .process_limit
+        .parameter
+        .contains("default_process_limit"));
     // max(queue_minfree, 1.5 × message_size_limit)
     assert_eq!(l("queue_space_threshold"), Some(123_456_789));
     assert_eq!(l("maximal_queue_lifetime"), Some(2 * 86400));
@@ -93,7 +96,7 @@ fn a_stopped_postfix_is_a_critical_down_state_not_an_error() {
     // `postfix stop` returns before the master has exited.
     let mut source = Postfix::new(Some(pf.etc.clone()));
     let s = headroom_tests::bins::wait_for(std::time::Duration::from_secs(10), || {
-        source.sample().ok().filter(|s| !s.running)
+        source.sample().ok().filter(|s| !s.is_running())
     })
     .expect("the stopped instance reads as not running");
     let snap = headroom_engine::snapshot::Snapshot {

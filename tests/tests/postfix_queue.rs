@@ -34,7 +34,7 @@ fn queue_counts_are_exact_after_injecting_deferring_messages() {
     let mut source = Postfix::new(Some(pf.etc.clone()));
     let mut s = source.sample().expect("sample");
     let q = s.queue.clone().expect("queue counted");
-    assert_eq!(q.method, "directory");
+    assert_eq!(q.method.as_str(), "directory");
     assert_eq!(q.deferred, Some(N as u64));
     assert_eq!(q.deferred, Some(pf.find_files("deferred") as u64));
     assert_eq!(q.active, Some(0));

@@ -31,7 +31,7 @@ fn sendmail_limits_queue_and_children() {
     .expect("private sendmail starts");
     let mut src = Source::with_config(sm.cf.clone());
     let s = src.sample().expect("sample");
-    assert!(s.running, "notes {:?}", s.notes);
+    assert!(s.is_running(), "notes {:?}", s.notes);
     let l = |k: &str| s.limits.get(k).copied().flatten();
     assert_eq!(l("MaxDaemonChildren"), Some(MAX));
     assert_eq!(l("MinFreeBlocks"), Some(300));
@@ -56,7 +56,7 @@ fn sendmail_limits_queue_and_children() {
         })
     })
     .unwrap_or_else(|| panic!("3 queued messages never counted: {:?}", src.sample()));
-    assert_eq!(s.queue.map(|q| q.method), Some("directory".to_string()));
+    assert_eq!(s.queue.map(|q| q.method.as_str()), Some("directory"));
 
     let mut held = Vec::new();
     for k in 1..=MAX {

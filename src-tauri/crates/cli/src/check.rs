@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use headroom_engine::mta::MtaState;
 use headroom_engine::runtime;
 use headroom_engine::snapshot::SourceProblem;
 use headroom_engine::tick::Tick;
@@ -33,7 +34,11 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
         let out = json!({
             "status": assessment.status,
             "mta": mta.map(|m| json!({
-                "kind": m.kind, "version": m.version, "running": m.running,
+                "kind": m.kind, "version": m.version, "running": m.is_running(),
+                "down_reason": match &m.state {
+                    MtaState::Down { reason } => Some(reason),
+                    MtaState::Running => None,
+                },
                 "config_source": m.config_source, "notes": m.notes, "services": m.services,
             })),
             "limits": mta.map(|m| &m.limits),

@@ -1,13 +1,10 @@
 //! `headroom-cli explain CODE [ENHANCED]`: what a reply means, its usual causes and
 //! the fixes, naming this host's Postfix settings when `postconf` can read them.
 
-use std::path::Path;
 use std::time::Duration;
 
 use headroom_engine::classify::enhanced_len;
-use headroom_engine::explain::{explain, Limits, LIMIT_NAMES};
-use headroom_engine::mta::command::{find_program, run};
-use headroom_engine::mta::postfix::config::parse_name_values;
+use headroom_engine::explain::{explain, Limits};
 
 use crate::EXIT_UNKNOWN;
 
@@ -46,24 +43,23 @@ fn parse_code(s: &str) -> Option<u16> {
     (s.len() == 3 && (200..=599).contains(&n)).then_some(n)
 }
 
-/// The values of [`LIMIT_NAMES`] from this host's Postfix, if it has one; an empty map
-/// (explanations then name the defaults) when it has not or postconf fails.
+/// This host's mail server limits as the monitor reads them (the same adapter, so an
+/// Exim host is explained with Exim's values, a private Postfix with `[mta]
+/// config_dir`'s); empty (explanations then name the defaults) when there is no mail
+/// server or it cannot be read within a few seconds.
 fn live_limits() -> Limits {
-    let Some(postconf) = find_program(&["/usr/sbin/postconf", "/usr/bin/postconf"]) else {
+    let config = headroom_engine::config::load(None).unwrap_or_default();
+    let Some(mut source) = headroom_engine::mta::detect(&config.mta) else {
         return Limits::new();
     };
-    read_postconf(&postconf).unwrap_or_default()
-}
-
-fn read_postconf(postconf: &Path) -> Option<Limits> {
-    let out = run(postconf, LIMIT_NAMES, Duration::from_secs(3)).ok()?;
-    let values = parse_name_values(&out.stdout);
-    Some(
-        values
-            .into_iter()
-            .filter(|(k, _)| LIMIT_NAMES.contains(&k.as_str()))
-            .collect(),
-    )
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(source.sample().map(|m| m.known_limits()));
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -29,9 +29,6 @@ struct TimedMta {
 }
 
 impl MtaSource for TimedMta {
-    fn kind(&self) -> &'static str {
-        "postfix"
-    }
     fn sample(&mut self) -> Result<MtaSample, String> {
         let t = Instant::now();
         let r = self.inner.sample();
@@ -88,7 +85,7 @@ impl Sink for PrintTicks {
             serde_json::json!({
                 "spacing_ms": spacing, "mta_read_ms": read_ms, "listing_running": listing,
                 "listings_done": listings,
-                "deferred": q.and_then(|q| q.deferred), "method": q.map(|q| q.method.clone()),
+                "deferred": q.and_then(|q| q.deferred), "method": q.map(|q| q.method),
                 "oldest_age_s": q.and_then(|q| q.oldest_age_s),
             })
         );

@@ -53,7 +53,7 @@ fn main() {
         .and_then(|p| p.trim().parse::<u32>().ok());
     println!(
         "running: {}, services: {}, ports: {ports:?}, master: {master:?}\n",
-        first.running,
+        first.is_running(),
         first.services.len()
     );
 

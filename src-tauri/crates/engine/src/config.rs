@@ -62,7 +62,8 @@ impl Default for MonitorConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum MtaKind {
+/// Which mail server to read: one by name, the one found here (`auto`), or none.
+pub enum MtaChoice {
     #[default]
     Auto,
     Postfix,
@@ -75,7 +76,7 @@ pub enum MtaKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MtaConfig {
-    pub kind: MtaKind,
+    pub kind: MtaChoice,
     /// Another Postfix instance: read with `postconf -c`, `postqueue -c`.
     pub config_dir: Option<PathBuf>,
 }
@@ -518,7 +519,7 @@ mod tests {
         let c = parse("", Path::new("x.toml")).expect("empty config is valid");
         assert_eq!(c, Config::default());
         assert_eq!(c.monitor.interval_secs, 5.0);
-        assert_eq!(c.mta.kind, MtaKind::Auto);
+        assert_eq!(c.mta.kind, MtaChoice::Auto);
         assert_eq!(c.probes.len(), 1);
         assert_eq!(c.probes[0].host, "127.0.0.1");
         assert_eq!(c.probes[0].port, 25);
@@ -567,7 +568,7 @@ min_repeat_mins = 5
 path = "/var/log/mail.log"
 "#;
         let c = parse(text, Path::new("x.toml")).expect("valid");
-        assert_eq!(c.mta.kind, MtaKind::Postfix);
+        assert_eq!(c.mta.kind, MtaChoice::Postfix);
         assert_eq!(c.probes[0].tls, TlsMode::Starttls);
         assert_eq!(c.thresholds.for_item(ItemId::Cpu), (0.0, 0.9));
         assert_eq!(c.thresholds.for_item(ItemId::Memory), (0.75, 0.9));

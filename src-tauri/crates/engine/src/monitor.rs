@@ -421,7 +421,7 @@ impl Monitor {
                 let queued = sample.as_ref().ok().and_then(|s| s.queue.as_ref());
                 let listing = match (queued.map(|q| q.total()), &sample) {
                     (Some(0), _) | (_, Err(_)) => QueueListing::default(),
-                    (_, Ok(s)) if !s.running => QueueListing::default(),
+                    (_, Ok(s)) if !s.is_running() => QueueListing::default(),
                     _ => QueueListing::once(lister.as_mut(), Duration::from_secs(20)),
                 };
                 (sample, listing)

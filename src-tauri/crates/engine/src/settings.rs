@@ -442,7 +442,7 @@ warn_ratio = 0.8
         assert!(text.contains("tls = \"starttls\""), "{text}");
         assert_eq!(c.monitor.interval_secs, 2.0);
         assert_eq!(c.thresholds.warn_ratio, 0.7);
-        assert_eq!(c.mta.kind, config::MtaKind::Postfix);
+        assert_eq!(c.mta.kind, config::MtaChoice::Postfix);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Mail server items: smtpd_processes, accept_backlog, client_connections, queue_disk,
 //! queue_inodes, active_queue, deferred_queue and oldest_message, each against the
 //! server's own limit as the MTA source read it. A limit that could not be read makes
-//! the item unknown with the reason; none is ever made up.
+//! the item unknown with the reason; none is ever made up. Nothing here knows which
+//! MTA it reads: the adapters say it in typed facts (limits with their parameters,
+//! whether the server runs, how it counts its queue).
 
 use super::ItemInput;
 use crate::assess::format_bytes;
 use crate::item::ItemId;
-use crate::mta::{MtaSample, ServiceSample};
+use crate::mta::{CountMethod, Limit, MtaSample, MtaState, ServiceSample};
 use crate::snapshot::Snapshot;
 
 pub fn items(snap: &Snapshot, t: &crate::config::Thresholds) -> Vec<ItemInput> {
@@ -18,7 +20,7 @@ pub fn items(snap: &Snapshot, t: &crate::config::Thresholds) -> Vec<ItemInput> {
     };
     let mut out = Vec::new();
     out.push(processes(m));
-    if m.running {
+    if m.is_running() {
         out.extend(backlog(m));
         out.extend(client_connections(m));
     }
@@ -37,10 +39,6 @@ fn unknown(id: ItemId, detail: String) -> ItemInput {
     }
 }
 
-fn limit(m: &MtaSample, key: &str) -> Option<Option<u64>> {
-    m.limits.get(key).copied()
-}
-
 /// Services whose processes hold SMTP sessions (postscreen holds none for long).
 fn session_services(m: &MtaSample) -> impl Iterator<Item = &ServiceSample> {
     m.services.iter().filter(|s| s.command != "postscreen")
@@ -55,22 +53,21 @@ fn ratio(used: u64, limit: Option<u64>) -> f64 {
 
 fn processes(m: &MtaSample) -> ItemInput {
     let with_limit: Vec<&ServiceSample> = session_services(m)
-        .filter(|s| s.process_limit.is_some())
+        .filter(|s| s.process_limit.value.is_some())
         .collect();
-    if !m.running {
-        let down = m
-            .notes
-            .iter()
-            .find(|n| n.starts_with("mail system is down"))
-            .cloned()
-            .unwrap_or_else(|| format!("mail system is down: {} is not running", m.kind));
+    if let MtaState::Down { reason } = &m.state {
+        let down = format!("mail system is down: {reason}");
         // Down means no process slot can take a client: the whole limit is gone.
-        return match with_limit.iter().filter_map(|s| s.process_limit).max() {
+        return match with_limit
+            .iter()
+            .filter_map(|s| s.process_limit.value)
+            .max()
+        {
             Some(l) => ItemInput {
                 id: ItemId::SmtpdProcesses,
                 used: Some(l as f64),
                 limit: Some(l as f64),
-                detail: format!("{down}; no {} can accept mail", process_word(m)),
+                detail: format!("{down}; no {} can accept mail", m.kind.session_process()),
             },
             None => unknown(
                 ItemId::SmtpdProcesses,
@@ -79,10 +76,11 @@ fn processes(m: &MtaSample) -> ItemInput {
         };
     }
     let Some(worst) = with_limit.iter().max_by(|a, b| {
-        ratio(a.processes, a.process_limit).total_cmp(&ratio(b.processes, b.process_limit))
+        ratio(a.processes, a.process_limit.value)
+            .total_cmp(&ratio(b.processes, b.process_limit.value))
     }) else {
         let why = session_services(m)
-            .map(|s| format!("service {}: {}", s.name, s.limit_source))
+            .map(|s| format!("service {}: {}", s.name, s.process_limit.parameter))
             .collect::<Vec<_>>()
             .join("; ");
         return unknown(
@@ -94,7 +92,7 @@ fn processes(m: &MtaSample) -> ItemInput {
             },
         );
     };
-    let mut detail = format!("service {} ({})", worst.name, worst.limit_source);
+    let mut detail = format!("service {} ({})", worst.name, worst.process_limit.parameter);
     let stressed: u64 = session_services(m).map(|s| s.stressed).sum();
     if stressed > 0 {
         detail.push_str(&format!(
@@ -103,7 +101,7 @@ fn processes(m: &MtaSample) -> ItemInput {
     }
     let others: Vec<String> = session_services(m)
         .filter(|s| s.name != worst.name)
-        .map(|s| match s.process_limit {
+        .map(|s| match s.process_limit.value {
             Some(l) => format!("{} {}/{}", s.name, s.processes, l),
             None => format!("{} {}/no limit", s.name, s.processes),
         })
@@ -114,16 +112,8 @@ fn processes(m: &MtaSample) -> ItemInput {
     ItemInput {
         id: ItemId::SmtpdProcesses,
         used: Some(worst.processes as f64),
-        limit: worst.process_limit.map(|l| l as f64),
+        limit: worst.process_limit.value.map(|l| l as f64),
         detail,
-    }
-}
-
-fn process_word(m: &MtaSample) -> &'static str {
-    match m.kind.as_str() {
-        "postfix" => "smtpd",
-        "exim" => "Exim daemon child",
-        _ => "server process",
     }
 }
 
@@ -149,41 +139,28 @@ fn backlog(m: &MtaSample) -> Option<ItemInput> {
     })
 }
 
-/// The per-client limit of one service and where it comes from.
-fn per_client_limit(m: &MtaSample, s: &ServiceSample) -> (Option<Option<u64>>, String) {
-    let key = match (m.kind.as_str(), s.command.as_str()) {
-        ("postfix", "postscreen") => "postscreen_client_connection_count_limit",
-        ("postfix", _) => "smtpd_client_connection_count_limit",
-        ("exim", _) => "smtp_accept_max_per_host",
-        _ => return (None, String::new()),
-    };
-    match limit(m, key) {
-        // 0 switches the per-client limit off; one client can then take every process.
-        Some(Some(0)) | Some(None)
-            if key == "smtp_accept_max_per_host" && s.process_limit.is_some() =>
-        {
-            (
-                Some(s.process_limit),
-                format!("{key} unset: one client may take all of the process limit"),
-            )
-        }
-        Some(Some(0)) => (
-            Some(s.process_limit),
+/// The per-client limit of one service and what to say about it. A limit that is off
+/// (0) leaves the process limit as the most one client can take.
+fn per_client_limit(s: &ServiceSample) -> Option<(Option<u64>, String)> {
+    let Limit { value, parameter } = s.per_client_limit.as_ref()?;
+    Some(match value {
+        Some(0) => (
+            s.process_limit.value,
             format!(
-                "{key} = 0 (off): one client may take all {} processes",
+                "{parameter} = 0 (off): one client may take all {} processes",
                 s.name
             ),
         ),
-        Some(v) => (Some(v), key.to_string()),
-        None => (None, key.to_string()),
-    }
+        v => (*v, parameter.clone()),
+    })
 }
 
 fn client_connections(m: &MtaSample) -> Option<ItemInput> {
     let mut best: Option<(f64, ItemInput)> = None;
     for s in m.services.iter().filter(|s| s.listening) {
-        let (lim, source) = per_client_limit(m, s);
-        let Some(lim) = lim else { continue };
+        let Some((lim, source)) = per_client_limit(s) else {
+            continue;
+        };
         let used = s.top_limited_peer_connections;
         let detail = match (&s.top_limited_peer, lim) {
             (_, None) => format!("{source} cannot be read (service {})", s.name),
@@ -205,33 +182,23 @@ fn client_connections(m: &MtaSample) -> Option<ItemInput> {
 }
 
 fn queue_disk(m: &MtaSample) -> Option<ItemInput> {
-    let threshold = limit(m, "queue_space_threshold")?;
+    let space = m.queue_space.as_ref()?;
     let Some(fs) = &m.queue_fs else {
         return Some(unknown(
             ItemId::QueueDisk,
             "queue filesystem could not be read (statvfs)".into(),
         ));
     };
-    let Some(t) = threshold else {
+    let Some(t) = space.bytes else {
         return Some(unknown(
             ItemId::QueueDisk,
             format!(
                 "queue space threshold cannot be read ({})",
-                if m.kind == "postfix" {
-                    "queue_minfree or message_size_limit"
-                } else {
-                    "free-space parameter"
-                }
+                space.parameters.join(" or ")
             ),
         ));
     };
-    let rule = match m.kind.as_str() {
-        "postfix" => {
-            "max(queue_minfree, 1.5 × message_size_limit); below it smtpd answers 452 4.3.1"
-        }
-        "exim" => "check_spool_space; below it Exim answers 452 Space shortage",
-        _ => "the server's minimum free space",
-    };
+    let rule = &space.rule;
     let usable = fs.total_bytes.saturating_sub(t);
     if usable == 0 {
         // The threshold is larger than the filesystem: every message is refused.
@@ -266,15 +233,14 @@ fn queue_inodes(m: &MtaSample) -> Option<ItemInput> {
     if fs.total_inodes == 0 {
         return None;
     }
-    let reserve = limit(m, "check_spool_inodes").flatten().unwrap_or(0);
+    let reserve = m.spool_inodes_reserve.as_ref().and_then(|l| l.value);
     Some(ItemInput {
         id: ItemId::QueueInodes,
         used: Some(fs.total_inodes.saturating_sub(fs.free_inodes) as f64),
-        limit: Some(fs.total_inodes.saturating_sub(reserve).max(1) as f64),
-        detail: if reserve > 0 {
-            format!("{} (check_spool_inodes = {reserve})", fs.path)
-        } else {
-            fs.path.clone()
+        limit: Some(fs.total_inodes.saturating_sub(reserve.unwrap_or(0)).max(1) as f64),
+        detail: match (reserve, &m.spool_inodes_reserve) {
+            (Some(r), Some(l)) if r > 0 => format!("{} ({} = {r})", fs.path, l.parameter),
+            _ => fs.path.clone(),
         },
     })
 }
@@ -283,34 +249,36 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
     let mut out = Vec::new();
     let Some(q) = &m.queue else {
         let why = m
-            .notes
-            .iter()
-            .find(|n| n.contains("cannot count"))
-            .cloned()
+            .queue_problem
+            .clone()
             .unwrap_or_else(|| "queue not counted yet".into());
         out.push(unknown(ItemId::DeferredQueue, why));
         return out;
     };
-    let how = if q.method == "directory" {
+    let how = if q.method == CountMethod::Directory {
         String::new()
     } else {
-        format!("; counted by {} {:.0} s ago", q.method, q.counted_age_s)
+        format!(
+            "; counted by {} {:.0} s ago",
+            q.method.as_str(),
+            q.counted_age_s
+        )
     };
-    if let (Some(active), Some(lim)) = (q.active, limit(m, "qmgr_message_active_limit")) {
+    if let (Some(active), Some(lim)) = (q.active, &m.active_limit) {
         out.push(ItemInput {
             id: ItemId::ActiveQueue,
             used: Some(active as f64),
-            limit: lim.map(|l| l as f64),
-            detail: match lim {
-                Some(_) => format!("qmgr_message_active_limit{how}"),
-                None => "qmgr_message_active_limit cannot be read".into(),
+            limit: lim.value.map(|l| l as f64),
+            detail: match lim.value {
+                Some(_) => format!("{}{how}", lim.parameter),
+                None => format!("{} cannot be read", lim.parameter),
             },
         });
     }
     if let Some(deferred) = q.deferred {
         // No MTA caps the deferred queue itself; what caps it is the inodes the queue
         // filesystem has left for more queue files, and one message takes more than one.
-        let per_message = files_per_deferred_message(&m.kind);
+        let per_message = m.kind.files_per_deferred_message();
         let room = m
             .queue_fs
             .as_ref()
@@ -345,7 +313,7 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
         });
     }
     // A budget of the admin's own ("no mail older than 4 h") comes before the server's
-    // maximal_queue_lifetime, the point where mail is bounced.
+    // queue lifetime, the point where mail is bounced.
     if let (Some(age), Some(budget)) = (q.oldest_age_s, oldest_budget_s) {
         out.push(ItemInput {
             id: ItemId::OldestMessage,
@@ -354,58 +322,50 @@ fn queues(m: &MtaSample, oldest_budget_s: Option<f64>) -> Vec<ItemInput> {
             detail: "arrival time of the oldest queued message vs [thresholds] oldest_message_budget_hours"
                 .into(),
         });
-    } else if let (Some(age), Some(lim)) = (q.oldest_age_s, limit(m, "maximal_queue_lifetime")) {
+    } else if let (Some(age), Some(lim)) = (q.oldest_age_s, &m.queue_lifetime) {
         out.push(ItemInput {
             id: ItemId::OldestMessage,
             used: Some(age),
-            limit: lim.map(|l| l as f64),
-            detail: match lim {
-                Some(_) => {
-                    "arrival time of the oldest queued message vs maximal_queue_lifetime".into()
-                }
-                None => "maximal_queue_lifetime cannot be read".into(),
+            limit: lim.value.map(|l| l as f64),
+            detail: match lim.value {
+                Some(_) => format!(
+                    "arrival time of the oldest queued message vs {}",
+                    lim.parameter
+                ),
+                None => format!("{} cannot be read", lim.parameter),
             },
         });
     }
     out
 }
 
-/// Files (inodes) one deferred message holds: Postfix keeps the queue file and a defer
-/// log with the reasons; Exim the -H and -D spool files and a message log.
-fn files_per_deferred_message(kind: &str) -> u64 {
-    match kind {
-        "postfix" => 2,
-        "exim" => 3,
-        _ => 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Thresholds;
-    use crate::mta::{QueueCounts, QueueFs};
+    use crate::mta::{MtaKind, QueueCounts, QueueFs, QueueSpaceLimit};
+
+    fn queue_space(bytes: Option<u64>) -> Option<QueueSpaceLimit> {
+        Some(QueueSpaceLimit {
+            bytes,
+            parameters: vec!["queue_minfree".into(), "message_size_limit".into()],
+            rule: "max(queue_minfree, 1.5 × message_size_limit)".into(),
+        })
+    }
 
     fn postfix() -> MtaSample {
         let mut m = MtaSample {
-            kind: "postfix".into(),
-            running: true,
+            kind: MtaKind::Postfix,
+            queue_space: queue_space(Some(15_360_000)),
+            active_limit: Some(Limit::new(Some(20000), "qmgr_message_active_limit")),
+            queue_lifetime: Some(Limit::new(Some(432_000), "maximal_queue_lifetime")),
             ..Default::default()
         };
-        for (k, v) in [
-            ("smtpd_client_connection_count_limit", Some(4)),
-            ("queue_space_threshold", Some(15_360_000)),
-            ("qmgr_message_active_limit", Some(20000)),
-            ("maximal_queue_lifetime", Some(432_000)),
-            ("smtp_process_limit", Some(10)),
-        ] {
-            m.limits.insert(k.into(), v);
-        }
         m.services.push(ServiceSample {
             name: "smtp".into(),
             command: "smtpd".into(),
-            process_limit: Some(10),
-            limit_source: "maxproc in master.cf".into(),
+            process_limit: Limit::new(Some(10), "maxproc in master.cf"),
+            per_client_limit: Some(Limit::new(Some(4), "smtpd_client_connection_count_limit")),
             processes: 4,
             listening: true,
             backlog: Some(0),
@@ -418,7 +378,7 @@ mod tests {
         m.queue = Some(QueueCounts {
             active: Some(3),
             deferred: Some(7),
-            method: "directory".into(),
+            method: CountMethod::Directory,
             ..Default::default()
         });
         m.queue_fs = Some(QueueFs {
@@ -464,9 +424,9 @@ mod tests {
     #[test]
     fn a_stopped_postfix_has_no_process_room_left() {
         let mut m = postfix();
-        m.running = false;
-        m.notes
-            .push("mail system is down: no Postfix master process".into());
+        m.state = MtaState::Down {
+            reason: "no Postfix master process".into(),
+        };
         let v = items(&snap(m), &Thresholds::default());
         let p = find(&v, "smtpd_processes");
         assert_eq!(p.used, p.limit);
@@ -476,9 +436,8 @@ mod tests {
     #[test]
     fn an_unreadable_limit_is_unknown_not_invented() {
         let mut m = postfix();
-        m.limits.insert("queue_space_threshold".into(), None);
-        m.services[0].process_limit = None;
-        m.services[0].limit_source = "unreadable maxproc \"x\"".into();
+        m.queue_space = queue_space(None);
+        m.services[0].process_limit = Limit::new(None, "unreadable maxproc \"x\"");
         let v = items(&snap(m), &Thresholds::default());
         assert_eq!(find(&v, "queue_disk").limit, None);
         assert!(find(&v, "queue_disk").detail.contains("cannot be read"));
@@ -491,8 +450,8 @@ mod tests {
     #[test]
     fn a_disabled_per_client_limit_falls_back_to_the_process_limit() {
         let mut m = postfix();
-        m.limits
-            .insert("smtpd_client_connection_count_limit".into(), Some(0));
+        m.services[0].per_client_limit =
+            Some(Limit::new(Some(0), "smtpd_client_connection_count_limit"));
         let v = items(&snap(m), &Thresholds::default());
         assert_eq!(find(&v, "client_connections").limit, Some(10.0));
     }
@@ -500,11 +459,42 @@ mod tests {
     #[test]
     fn a_threshold_above_the_filesystem_size_is_full() {
         let mut m = postfix();
-        m.limits
-            .insert("queue_space_threshold".into(), Some(2_000_000_000));
+        m.queue_space = queue_space(Some(2_000_000_000));
         let v = items(&snap(m), &Thresholds::default());
         let d = find(&v, "queue_disk");
         assert!(d.used.unwrap_or(0.0) / d.limit.unwrap_or(f64::MAX) >= 1.0);
+    }
+
+    #[test]
+    fn exim_and_postfix_per_client_limits_are_the_same_kind_of_fact() {
+        let mut m = postfix();
+        m.kind = MtaKind::Exim;
+        m.services[0].per_client_limit = Some(Limit::new(Some(3), "smtp_accept_max_per_host"));
+        let v = items(&snap(m), &Thresholds::default());
+        let c = find(&v, "client_connections");
+        assert_eq!(c.limit, Some(3.0));
+        assert!(
+            c.detail.contains("smtp_accept_max_per_host"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn a_service_without_a_per_client_limit_has_no_client_item() {
+        let mut m = postfix();
+        m.services[0].per_client_limit = None;
+        let v = items(&snap(m), &Thresholds::default());
+        assert!(v.iter().all(|i| i.id != "client_connections"));
+    }
+
+    #[test]
+    fn a_queue_that_cannot_be_counted_says_why() {
+        let mut m = postfix();
+        m.queue = None;
+        m.queue_problem = Some("cannot count /var/spool/postfix/deferred".into());
+        let v = items(&snap(m), &Thresholds::default());
+        assert!(find(&v, "deferred_queue").detail.contains("cannot count"));
     }
 
     #[test]

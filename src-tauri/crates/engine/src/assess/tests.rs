@@ -164,21 +164,24 @@ fn a_short_cpu_burst_does_not_raise_the_level_but_a_sustained_one_does() {
 
 /// A running Postfix with `processes` of 20 smtpd processes busy.
 fn postfix_snap(ts: f64, processes: u64) -> Snapshot {
-    use crate::mta::{MtaSample, QueueCounts, QueueFs, ServiceSample};
+    use crate::mta::{
+        CountMethod, Limit, MtaKind, MtaSample, QueueCounts, QueueFs, QueueSpaceLimit,
+        ServiceSample,
+    };
     let mut m = MtaSample {
-        kind: "postfix".into(),
-        running: true,
+        kind: MtaKind::Postfix,
+        queue_space: Some(QueueSpaceLimit {
+            bytes: Some(15_360_000),
+            parameters: vec!["queue_minfree".into(), "message_size_limit".into()],
+            rule: "max(queue_minfree, 1.5 × message_size_limit)".into(),
+        }),
+        active_limit: Some(Limit::new(Some(20000), "qmgr_message_active_limit")),
         ..Default::default()
     };
-    m.limits
-        .insert("queue_space_threshold".into(), Some(15_360_000));
-    m.limits
-        .insert("qmgr_message_active_limit".into(), Some(20000));
     m.services.push(ServiceSample {
         name: "smtp".into(),
         command: "smtpd".into(),
-        process_limit: Some(20),
-        limit_source: "maxproc in master.cf".into(),
+        process_limit: Limit::new(Some(20), "maxproc in master.cf"),
         processes,
         listening: true,
         ..Default::default()
@@ -186,7 +189,7 @@ fn postfix_snap(ts: f64, processes: u64) -> Snapshot {
     m.queue = Some(QueueCounts {
         active: Some(0),
         deferred: Some(0),
-        method: "directory".into(),
+        method: CountMethod::Directory,
         ..Default::default()
     });
     m.queue_fs = Some(QueueFs {
@@ -386,11 +389,8 @@ fn a_limit_that_shrinks_toward_the_use_is_forecast_like_a_rising_use() {
     // threshold) runs out after about 117 s.
     for s in 0..120 {
         let mut snap = postfix_snap(s as f64, 2);
-        if let Some(m) = snap.mta.as_mut() {
-            m.limits.insert(
-                "queue_space_threshold".into(),
-                Some(15_360_000 + 5_000_000 * s),
-            );
+        if let Some(q) = snap.mta.as_mut().and_then(|m| m.queue_space.as_mut()) {
+            q.bytes = Some(15_360_000 + 5_000_000 * s);
         }
         let (asmt, _) = a.assess(&snap, &t);
         let d = item(&asmt, "queue_disk");

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{
+    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
+    QueueLister, QueueSpaceLimit, ServiceSample,
+};
 use crate::mta::{procfs, sockets};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -218,16 +221,12 @@ pub fn count_spool(spool: &Path) -> std::io::Result<u64> {
 }
 
 impl MtaSource for Exim {
-    fn kind(&self) -> &'static str {
-        "exim"
-    }
-
     fn sample(&mut self) -> Result<MtaSample, String> {
         let settings = self.settings()?;
         let opts = &settings.options;
         let num = |k: &str| opts.get(k).and_then(|v| parse_size(v));
         let mut s = MtaSample {
-            kind: "exim".into(),
+            kind: MtaKind::Exim,
             config_source: format!(
                 "exim -bP{}",
                 self.config
@@ -256,12 +255,18 @@ impl MtaSource for Exim {
             .insert("check_spool_inodes".into(), num("check_spool_inodes"));
         s.limits
             .insert("queue_space_threshold".into(), num("check_spool_space"));
+        s.queue_space = Some(QueueSpaceLimit {
+            bytes: num("check_spool_space"),
+            parameters: vec!["check_spool_space".into()],
+            rule: "check_spool_space; below it Exim answers 452 Space shortage".into(),
+        });
+        s.spool_inodes_reserve = Some(Limit::new(num("check_spool_inodes"), "check_spool_inodes"));
 
         let daemon = self.find_daemon();
-        s.running = daemon.is_some();
-        if !s.running {
-            s.notes
-                .push("mail system is down: no Exim daemon (exim -bd) is running".into());
+        if daemon.is_none() {
+            s.state = MtaState::Down {
+                reason: "no Exim daemon (exim -bd) is running".into(),
+            };
         }
         let children = daemon
             .map(|d| procfs::children_named(d, &["exim4", "exim"]).len() as u64)
@@ -291,8 +296,12 @@ impl MtaSource for Exim {
                 name: format!("smtp:{port}"),
                 command: "exim".into(),
                 port: Some(port),
-                process_limit: accept_max.filter(|&m| m > 0),
-                limit_source: "smtp_accept_max".into(),
+                process_limit: Limit::new(accept_max.filter(|&m| m > 0), "smtp_accept_max"),
+                // Unset or 0: no per-host limit (one client may take every slot).
+                per_client_limit: Some(Limit::new(
+                    Some(per_host.unwrap_or(0)),
+                    "smtp_accept_max_per_host",
+                )),
                 // smtp_accept_max counts accepted SMTP connections, each served by a
                 // daemon child; queue runners are children too but hold no connection.
                 processes: u.established,
@@ -316,21 +325,25 @@ impl MtaSource for Exim {
                 Ok(n) => {
                     s.queue = Some(QueueCounts {
                         deferred: Some(n),
-                        method: "directory".into(),
+                        method: CountMethod::Directory,
                         ..Default::default()
                     })
                 }
                 Err(e) => {
-                    s.notes.push(format!(
+                    let why = format!(
                         "cannot count {}/input ({e}); counted with exim -bpc",
                         spool.display()
-                    ));
+                    );
+                    s.notes.push(why.clone());
                     if let Ok(out) = self.run(&["-bpc"]) {
                         s.queue = out.stdout.trim().parse().ok().map(|n| QueueCounts {
                             deferred: Some(n),
-                            method: "exim -bpc".into(),
+                            method: CountMethod::EximBpc,
                             ..Default::default()
                         });
+                    }
+                    if s.queue.is_none() {
+                        s.queue_problem = Some(why);
                     }
                 }
             }

@@ -17,19 +17,20 @@ pub mod sendmail;
 pub mod sockets;
 
 pub use listing::QueueListing;
-pub use sample::{Counted, MtaSample, QueueCounts, QueueDetails, QueueFs, ServiceSample};
+pub use sample::{
+    CountMethod, Counted, Limit, MtaKind, MtaSample, MtaState, QueueCounts, QueueDetails, QueueFs,
+    QueueSpaceLimit, ServiceSample,
+};
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{MtaConfig, MtaKind};
+use crate::config::{MtaChoice, MtaConfig};
 use crate::time::Ts;
 
 /// A mail server read from outside. `sample` may block briefly (statvfs, a cached
 /// postconf): the monitor calls it on the blocking pool with a timeout.
 pub trait MtaSource: Send {
-    /// postfix | exim | opensmtpd | sendmail
-    fn kind(&self) -> &'static str;
     fn sample(&mut self) -> Result<MtaSample, String>;
     /// The slow full listing of the queue, if this MTA has one. Called once; the
     /// monitor owns the lister and runs it off the tick.
@@ -45,27 +46,30 @@ pub trait QueueLister: Send {
 /// Picks the MTA to read: `mta.kind` when set, otherwise the one whose daemon runs
 /// here, otherwise the one whose programs are installed. `None` when there is none.
 pub fn detect(config: &MtaConfig) -> Option<Box<dyn MtaSource>> {
-    let kind = match config.kind {
-        MtaKind::None => return None,
-        MtaKind::Auto => detect_kind()?,
-        k => k,
-    };
-    Some(match kind {
+    Some(match chosen_kind(config.kind)? {
+        MtaKind::Postfix => Box::new(postfix::Postfix::new(config.config_dir.clone())),
         MtaKind::Exim => Box::new(exim::Exim::new(config.config_dir.clone())),
         MtaKind::Opensmtpd => Box::new(opensmtpd::OpenSmtpd::new()),
         MtaKind::Sendmail => Box::new(sendmail::Sendmail::new()),
-        _ => Box::new(postfix::Postfix::new(config.config_dir.clone())),
     })
+}
+
+/// The kind `[mta] kind` names, or the one found here for `auto`.
+fn chosen_kind(choice: MtaChoice) -> Option<MtaKind> {
+    match choice {
+        MtaChoice::None => None,
+        MtaChoice::Auto => detect_kind(),
+        MtaChoice::Postfix => Some(MtaKind::Postfix),
+        MtaChoice::Exim => Some(MtaKind::Exim),
+        MtaChoice::Opensmtpd => Some(MtaKind::Opensmtpd),
+        MtaChoice::Sendmail => Some(MtaKind::Sendmail),
+    }
 }
 
 /// Postfix's own log file (`maillog_file`, Postfix 3.4+ without syslog) when the
 /// configured Postfix writes one; the mail-log follower prefers it to syslog's file.
 pub fn postfix_maillog_file(config: &MtaConfig) -> Option<std::path::PathBuf> {
-    let kind = match config.kind {
-        MtaKind::Auto => detect_kind()?,
-        k => k,
-    };
-    if kind != MtaKind::Postfix {
+    if chosen_kind(config.kind)? != MtaKind::Postfix {
         return None;
     }
     let postconf = command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"])?;
@@ -128,24 +132,27 @@ pub fn detect_kind() -> Option<MtaKind> {
 pub fn merge_details(sample: &mut MtaSample, details: Option<&QueueDetails>, now: Ts) {
     let Some(d) = details else {
         if let Some(q) = &mut sample.queue {
-            if q.total() == 0 && q.method == "directory" {
+            if q.total() == 0 && q.method == CountMethod::Directory {
                 q.oldest_age_s = Some(0.0);
             }
         }
         return;
     };
-    let q = sample.queue.get_or_insert_with(Default::default);
-    if q.method.is_empty() {
+    // Not counted this tick (directories unreadable): the listing's counts stand in.
+    let q = sample.queue.get_or_insert_with(|| {
         let count = |name: &str| Some(d.counts.get(name).copied().unwrap_or(0));
-        q.maildrop = count("maildrop");
-        q.incoming = count("incoming");
-        q.active = count("active");
-        q.deferred = count("deferred");
-        q.hold = count("hold");
-        q.method = "postqueue".into();
-        q.counted_age_s = (now - d.sampled_at).max(0.0);
-    }
-    q.oldest_age_s = if q.total() == 0 && q.method == "directory" {
+        QueueCounts {
+            maildrop: count("maildrop"),
+            incoming: count("incoming"),
+            active: count("active"),
+            deferred: count("deferred"),
+            hold: count("hold"),
+            oldest_age_s: None,
+            method: CountMethod::Postqueue,
+            counted_age_s: (now - d.sampled_at).max(0.0),
+        }
+    });
+    q.oldest_age_s = if q.total() == 0 && q.method == CountMethod::Directory {
         Some(0.0)
     } else {
         d.oldest_arrival.map(|a| (now - a).max(0.0))
@@ -153,13 +160,7 @@ pub fn merge_details(sample: &mut MtaSample, details: Option<&QueueDetails>, now
     sample.details = Some(d.clone());
 }
 
-/// Unix time now, for sources that stamp what they read.
-pub fn unix_now() -> Ts {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::time::unix_now;
 
 /// How long to wait between two full listings, and how long one may take, scaled to
 /// the queue size: a listing of 100k messages costs seconds of CPU and disk, so it runs
@@ -189,16 +190,12 @@ mod tests {
     /// A mail server whose queue listing takes far longer than a tick.
     struct SlowListing;
     impl MtaSource for SlowListing {
-        fn kind(&self) -> &'static str {
-            "postfix"
-        }
         fn sample(&mut self) -> Result<MtaSample, String> {
             Ok(MtaSample {
-                kind: "postfix".into(),
-                running: true,
+                kind: MtaKind::Postfix,
                 queue: Some(QueueCounts {
                     deferred: Some(5),
-                    method: "directory".into(),
+                    method: CountMethod::Directory,
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -289,7 +286,7 @@ mod tests {
         merge_details(&mut s, Some(&d), 1010.0);
         let q = s.queue.expect("queue");
         assert_eq!(q.deferred, Some(3));
-        assert_eq!(q.method, "postqueue");
+        assert_eq!(q.method, CountMethod::Postqueue);
         assert_eq!(q.oldest_age_s, Some(610.0));
         assert_eq!(q.counted_age_s, 10.0);
     }
@@ -298,7 +295,7 @@ mod tests {
     fn an_empty_counted_queue_has_no_age_to_wait_for() {
         let mut s = MtaSample {
             queue: Some(QueueCounts {
-                method: "directory".into(),
+                method: CountMethod::Directory,
                 deferred: Some(0),
                 ..Default::default()
             }),

@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mta::{command, MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{
+    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
+    QueueLister, ServiceSample,
+};
 use crate::mta::{procfs, sockets};
 
 pub struct OpenSmtpd {
@@ -74,43 +77,42 @@ pub fn parse_stats(text: &str) -> std::collections::BTreeMap<String, u64> {
 }
 
 impl MtaSource for OpenSmtpd {
-    fn kind(&self) -> &'static str {
-        "opensmtpd"
-    }
-
     fn sample(&mut self) -> Result<MtaSample, String> {
         let ctl = self
             .smtpctl
             .clone()
             .ok_or("smtpctl not found: is OpenSMTPD installed?")?;
         let mut s = MtaSample {
-            kind: "opensmtpd".into(),
+            kind: MtaKind::Opensmtpd,
             config_source: "smtpctl show stats".into(),
             ..Default::default()
         };
         let procs = procfs::processes_named(&["smtpd"]);
-        s.running = procs.iter().any(|p| !p.argv.iter().any(|a| a == "-n"));
+        if !procs.iter().any(|p| !p.argv.iter().any(|a| a == "-n")) {
+            s.state = MtaState::Down {
+                reason: "no OpenSMTPD smtpd process is running".into(),
+            };
+        }
         let sessions = match command::run(&ctl, &["show", "stats"], Duration::from_secs(10)) {
             Ok(out) if out.success() => {
                 let st = parse_stats(&out.stdout);
                 // A counter appears once first touched: absent means none since start.
                 s.queue = Some(QueueCounts {
                     deferred: Some(st.get("scheduler.envelope").copied().unwrap_or(0)),
-                    method: "smtpctl show stats".into(),
+                    method: CountMethod::SmtpctlStats,
                     ..Default::default()
                 });
                 Some(st.get("smtp.session").copied().unwrap_or(0))
             }
             Ok(out) => {
-                s.running = false;
-                s.notes.push(format!(
-                    "mail system is down: smtpctl show stats: {}",
-                    out.error_line()
-                ));
+                s.state = MtaState::Down {
+                    reason: format!("smtpctl show stats: {}", out.error_line()),
+                };
                 None
             }
             Err(e) => {
-                s.notes.push(e);
+                s.notes.push(e.clone());
+                s.queue_problem = Some(e);
                 None
             }
         };
@@ -123,7 +125,7 @@ impl MtaSource for OpenSmtpd {
                 name: "smtp".into(),
                 command: "smtpd".into(),
                 processes: sessions.unwrap_or(0),
-                limit_source: "OpenSMTPD has no configurable session limit".into(),
+                process_limit: Limit::new(None, "OpenSMTPD has no configurable session limit"),
                 ..Default::default()
             });
         } else {
@@ -142,7 +144,7 @@ impl MtaSource for OpenSmtpd {
                     port: Some(port),
                     // Each established connection is an SMTP session of this listener.
                     processes: u.established,
-                    limit_source: "OpenSMTPD has no configurable session limit".into(),
+                    process_limit: Limit::new(None, "OpenSMTPD has no configurable session limit"),
                     listening: u.listening,
                     backlog: u.listening.then_some(u.backlog),
                     connections: u.established,

@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::mta::{procfs, sockets};
-use crate::mta::{MtaSample, MtaSource, QueueCounts, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{
+    CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs, QueueLister,
+    QueueSpaceLimit, ServiceSample,
+};
 
 pub struct Sendmail {
     config: PathBuf,
@@ -84,17 +87,13 @@ pub fn count_queue(dir: &Path) -> std::io::Result<u64> {
 }
 
 impl MtaSource for Sendmail {
-    fn kind(&self) -> &'static str {
-        "sendmail"
-    }
-
     fn sample(&mut self) -> Result<MtaSample, String> {
         let cf = std::fs::read_to_string(&self.config)
             .map_err(|e| format!("cannot read {}: {e}", self.config.display()))?;
         let o = parse_options(&cf);
         let num = |k: &str| o.get(k).and_then(|v| v.parse::<u64>().ok());
         let mut s = MtaSample {
-            kind: "sendmail".into(),
+            kind: MtaKind::Sendmail,
             config_source: self.config.display().to_string(),
             ..Default::default()
         };
@@ -118,10 +117,10 @@ impl MtaSource for Sendmail {
                 .iter()
                 .any(|a| a.contains("accepting connections") || a.contains("rejecting connections"))
         });
-        s.running = daemon.is_some();
-        if !s.running {
-            s.notes
-                .push("mail system is down: no sendmail daemon accepting connections".into());
+        if daemon.is_none() {
+            s.state = MtaState::Down {
+                reason: "no sendmail daemon accepting connections".into(),
+            };
         }
         if let Some(title) =
             daemon.and_then(|d| d.argv.iter().find(|a| a.contains("rejecting connections")))
@@ -141,8 +140,7 @@ impl MtaSource for Sendmail {
         let mut service = ServiceSample {
             name: "smtp".into(),
             command: "sendmail".into(),
-            process_limit: max_children.filter(|&m| m > 0),
-            limit_source: "MaxDaemonChildren".into(),
+            process_limit: Limit::new(max_children.filter(|&m| m > 0), "MaxDaemonChildren"),
             processes: children,
             ..Default::default()
         };
@@ -181,23 +179,28 @@ impl MtaSource for Sendmail {
             Ok(n) => {
                 s.queue = Some(QueueCounts {
                     deferred: Some(n),
-                    method: "directory".into(),
+                    method: CountMethod::Directory,
                     ..Default::default()
                 })
             }
-            Err(e) => s
-                .notes
-                .push(format!("cannot count {}: {e}", qdir.display())),
+            Err(e) => {
+                let why = format!("cannot count {}: {e}", qdir.display());
+                s.notes.push(why.clone());
+                s.queue_problem = Some(why);
+            }
         }
         if let Ok(fs) = QueueFs::read(&qdir) {
             // sendmail compares f_bavail with MinFreeBlocks, in blocks of f_bsize.
             let bsize = rustix::fs::statvfs(&qdir).map(|v| v.f_bsize).ok();
             s.limits
                 .insert("MinFreeBlocks".into(), num("MinFreeBlocks"));
-            s.limits.insert(
-                "queue_space_threshold".into(),
-                num("MinFreeBlocks").zip(bsize).map(|(b, z)| b * z),
-            );
+            let threshold = num("MinFreeBlocks").zip(bsize).map(|(b, z)| b * z);
+            s.limits.insert("queue_space_threshold".into(), threshold);
+            s.queue_space = Some(QueueSpaceLimit {
+                bytes: threshold,
+                parameters: vec!["MinFreeBlocks".into()],
+                rule: "MinFreeBlocks × the block size; below it sendmail refuses mail (452)".into(),
+            });
             s.queue_fs = Some(fs);
         }
         Ok(s)

@@ -60,13 +60,13 @@ pub fn metrics_of(snap: &Snapshot, assessment: &Assessment) -> BTreeMap<String, 
             );
             m.insert(
                 format!("smtpd_limit:{}", s.name),
-                s.process_limit.map(|l| l as f64),
+                s.process_limit.value.map(|l| l as f64),
             );
         }
         if let Some(fs) = &mta.queue_fs {
             m.insert("queue_free_bytes".into(), Some(fs.free_bytes as f64));
         }
-        let threshold = mta.limits.get("queue_space_threshold").copied().flatten();
+        let threshold = mta.queue_space.as_ref().and_then(|q| q.bytes);
         m.insert("queue_space_threshold".into(), threshold.map(|t| t as f64));
     }
     // Probe latency per phase of each target's latest result (ms).

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::mta::command;
+use crate::mta::{command, Limit, QueueSpaceLimit};
 
 /// main.cf parameters Headroom reads.
 pub const PARAMS: &[&str] = &[
@@ -76,6 +76,27 @@ impl PostfixConfig {
         let minfree = self.number("queue_minfree")?;
         let size = self.number("message_size_limit")?;
         Some(minfree.max(size.saturating_mul(3) / 2))
+    }
+
+    /// [`Self::queue_space_threshold`] with the parameters it comes from.
+    pub fn queue_space(&self) -> QueueSpaceLimit {
+        QueueSpaceLimit {
+            bytes: self.queue_space_threshold(),
+            parameters: vec!["queue_minfree".into(), "message_size_limit".into()],
+            rule: "max(queue_minfree, 1.5 × message_size_limit); below it smtpd answers 452 4.3.1"
+                .into(),
+        }
+    }
+
+    /// The per-client connection limit of a service running `command` (smtpd or
+    /// postscreen); 0 switches it off.
+    pub fn per_client_limit(&self, command: &str) -> Limit {
+        let parameter = if command == "postscreen" {
+            "postscreen_client_connection_count_limit"
+        } else {
+            "smtpd_client_connection_count_limit"
+        };
+        Limit::new(self.number(parameter), parameter)
     }
 
     /// maximal_queue_lifetime in seconds (a bare number means days).

@@ -18,7 +18,10 @@ pub use config::{MasterService, PostfixConfig};
 
 use crate::mta::procfs::{self, Process};
 use crate::mta::sockets;
-use crate::mta::{command, MtaSample, MtaSource, QueueFs, QueueLister, ServiceSample};
+use crate::mta::{
+    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueFs, QueueLister,
+    ServiceSample,
+};
 
 pub struct Postfix {
     config_dir: Option<PathBuf>,
@@ -98,14 +101,10 @@ impl Postfix {
 }
 
 impl MtaSource for Postfix {
-    fn kind(&self) -> &'static str {
-        "postfix"
-    }
-
     fn sample(&mut self) -> Result<MtaSample, String> {
         let s = sample_with(self.config()?);
         let counted = match &s.queue {
-            Some(q) if q.method == "directory" => q.total(),
+            Some(q) if q.method == CountMethod::Directory => q.total(),
             _ => showq::NOT_COUNTED,
         };
         self.counted.store(counted, Ordering::Relaxed);
@@ -153,9 +152,18 @@ fn find_master(queue_dir: Option<&Path>) -> (Option<u32>, Option<String>) {
 /// and a note.
 pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
     let mut s = MtaSample {
-        kind: "postfix".into(),
+        kind: MtaKind::Postfix,
         version: cfg.version(),
         limits: cfg.limits(),
+        queue_space: Some(cfg.queue_space()),
+        active_limit: Some(Limit::new(
+            cfg.number("qmgr_message_active_limit"),
+            "qmgr_message_active_limit",
+        )),
+        queue_lifetime: Some(Limit::new(
+            cfg.maximal_queue_lifetime_s(),
+            "maximal_queue_lifetime",
+        )),
         config_source: cfg.source.clone(),
         ..Default::default()
     };
@@ -167,15 +175,16 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
     let procs: Vec<Process> = master
         .map(|m| procfs::children_named(m, &["smtpd", "postscreen"]))
         .unwrap_or_default();
-    s.running = master.is_some();
-    if !s.running {
-        s.notes.push(match &queue_dir {
-            Some(q) => format!(
-                "mail system is down: no Postfix master process for queue_directory {}",
-                q.display()
-            ),
-            None => "mail system is down: postconf did not name a queue_directory".into(),
-        });
+    if master.is_none() {
+        s.state = MtaState::Down {
+            reason: match &queue_dir {
+                Some(q) => format!(
+                    "no Postfix master process for queue_directory {}",
+                    q.display()
+                ),
+                None => "postconf did not name a queue_directory".into(),
+            },
+        };
     }
 
     // Established connections are asked for only when something may hold one: an
@@ -215,8 +224,8 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         let mut out = ServiceSample {
             name: svc.name.clone(),
             command: svc.command.clone(),
-            process_limit: svc.process_limit,
-            limit_source: svc.limit_source.clone(),
+            process_limit: Limit::new(svc.process_limit, svc.limit_source.clone()),
+            per_client_limit: Some(cfg.per_client_limit(&svc.command)),
             processes: mine.len() as u64,
             stressed,
             ..Default::default()
@@ -258,9 +267,13 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
     if let Some(q) = &queue_dir {
         match queue::count_queues(q) {
             Ok(c) => s.queue = Some(c),
-            Err(e) => s.notes.push(format!(
-                "{e}; queue counts come from postqueue -j at a slower cadence (run as root or the postfix user to count every tick)"
-            )),
+            Err(e) => {
+                let why = format!(
+                    "{e}; queue counts come from postqueue -j at a slower cadence (run as root or the postfix user to count every tick)"
+                );
+                s.notes.push(why.clone());
+                s.queue_problem = Some(why);
+            }
         }
         match QueueFs::read(q) {
             Ok(fs) => s.queue_fs = Some(fs),

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::mta::QueueCounts;
+use crate::mta::{CountMethod, QueueCounts};
 
 pub const QUEUES: [&str; 5] = ["maildrop", "incoming", "active", "deferred", "hold"];
 
@@ -34,7 +34,7 @@ pub fn count_entries(dir: &Path) -> io::Result<u64> {
 /// Counts every queue of `queue_directory`; the error names the first unreadable one.
 pub fn count_queues(queue_directory: &Path) -> Result<QueueCounts, String> {
     let mut c = QueueCounts {
-        method: "directory".into(),
+        method: CountMethod::Directory,
         ..Default::default()
     };
     for name in QUEUES {
