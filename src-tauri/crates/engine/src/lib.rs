@@ -15,6 +15,7 @@ pub mod maillog;
 pub mod monitor;
 pub mod mta;
 pub mod probe;
+pub mod sanitize;
 pub mod settings;
 pub mod snapshot;
 
