@@ -109,3 +109,36 @@ async fn bad_usage_exits_3_before_connecting() {
         assert!(!r.stderr.is_empty(), "{args:?} said nothing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_reply_reaches_the_terminal_without_escapes_or_fake_perfdata() {
+    let peer = Peer::start(Behaviour::Hostile421AtMail).await;
+    let port = peer.port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(
+            !r.stdout.contains(bad),
+            "{bad:?} reached the terminal: {:?}",
+            r.stdout
+        );
+    }
+    let first = r.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("SMTP WARNING - "), "{first}");
+    // The reply's words are still there for the admin to read …
+    assert!(first.contains("renew your quota"), "{first}");
+    assert!(first.contains("yzub"), "{first}");
+    // … but only Headroom's own `|` starts the perfdata.
+    assert_eq!(first.matches('|').count(), 1, "{first}");
+    let perf = first.split('|').nth(1).unwrap_or_default();
+    assert!(perf.trim_start().starts_with("time="), "{first}");
+    assert!(!perf.contains("fake_perf"), "{first}");
+
+    // JSON keeps the reply as data, with the controls escaped by the encoder.
+    let r = cli(&["127.0.0.1", "--port", &port, "--json"]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    let v = json(&r);
+    let text = v["reply"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("\u{1b}]8;;http://evil.example/"), "{text:?}");
+}

@@ -1,5 +1,9 @@
 //! `probe`: one SMTP probe with per-phase timings; exit 0 when the dialogue ended
 //! well, 1 on a 4xx reply, 2 on a 5xx reply or no usable answer, 3 on bad usage.
+//!
+//! The reply is the remote server's text: the human output passes it through
+//! [`headroom_engine::sanitize`] (no escape sequences, no `|` before the perfdata);
+//! the JSON output escapes control characters by itself.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +13,7 @@ use headroom_engine::classify::{Class, Side};
 use headroom_engine::config::TlsMode;
 use headroom_engine::explain::{explain_class, explain_reply, Limits};
 use headroom_engine::probe::{ProbeResult, ProbeSpec};
+use headroom_engine::sanitize::{for_perfdata, for_terminal};
 
 use crate::EXIT_UNKNOWN;
 
@@ -115,9 +120,13 @@ fn print_human(r: &ProbeResult) {
     };
     let mut perf = vec![format!("time={:.3}ms", r.total_ms)];
     perf.extend(r.timings_ms.iter().map(|(p, v)| format!("{p}={v:.3}ms")));
-    println!("SMTP {status} - {} | {}", r.summary(), perf.join(" "));
+    println!(
+        "SMTP {status} - {} | {}",
+        for_perfdata(&r.summary()),
+        perf.join(" ")
+    );
     if let Some(d) = &r.detail {
-        println!("{d}");
+        println!("{}", for_terminal(d));
     }
     if r.class != Class::Ok {
         // What it means and what to do; this command reads no server configuration,
@@ -133,9 +142,10 @@ fn print_human(r: &ProbeResult) {
             ),
             None => explain_class(r.class, Some(Side::Local), &limits),
         };
-        println!("{}", e.meaning);
+        // The explanation may quote the reply.
+        println!("{}", for_terminal(&e.meaning));
         for f in e.fixes.iter().take(3) {
-            println!("  - {f}");
+            println!("  - {}", for_terminal(f));
         }
     }
 }
