@@ -142,3 +142,39 @@ async fn a_hostile_reply_reaches_the_terminal_without_escapes_or_fake_perfdata()
     let text = v["reply"]["text"].as_str().unwrap_or_default();
     assert!(text.contains("\u{1b}]8;;http://evil.example/"), "{text:?}");
 }
+
+/// Runs `headroom-cli ARGS` with its standard output a pipe whose reading end is
+/// already closed, as `headroom-cli … | true` can be: every write fails with EPIPE.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    std::process::Command::new(bin("headroom-cli"))
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run headroom-cli")
+}
+
+#[test]
+fn explain_into_a_closed_pipe_exits_quietly() {
+    let out = with_stdout_closed(&["explain", "421", "4.3.0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_into_a_closed_pipe_keeps_its_exit_code() {
+    let peer = Peer::start(Behaviour::Banner421).await;
+    let port = peer.port().to_string();
+    for extra in [&[][..], &["--json"]] {
+        let mut args = vec!["probe", "127.0.0.1", "--port", &port];
+        args.extend_from_slice(extra);
+        // Blocks this worker; the peer answers from the other one.
+        let out = with_stdout_closed(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+    }
+}

@@ -5,6 +5,7 @@
 //! [`headroom_engine::sanitize`] (no escape sequences, no `|` before the perfdata);
 //! the JSON output escapes control characters by itself.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -97,22 +98,30 @@ pub async fn run(a: ProbeArgs) -> u8 {
         }
     };
     let result = probe.run().await;
-    if a.json {
+    let mut out = io::stdout().lock();
+    let written = if a.json {
         match serde_json::to_string(&result) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => writeln!(out, "{s}"),
             Err(e) => {
                 eprintln!("headroom-cli probe: cannot encode the result: {e}");
                 return EXIT_UNKNOWN;
             }
         }
     } else {
-        print_human(&result);
+        print_human(&mut out, &result)
+    };
+    // A reader that went away (`| head -0`) is not the probe's failure: the exit code
+    // still says how the dialogue ended.
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("headroom-cli probe: cannot write the result: {e}");
+        }
     }
     result.outcome.exit_code()
 }
 
 /// `SMTP OK - 127.0.0.1:25 ok at quit after 2.9 ms: 221 2.0.0 Bye | time=2.9ms …`
-fn print_human(r: &ProbeResult) {
+fn print_human(out: &mut impl Write, r: &ProbeResult) -> io::Result<()> {
     let status = match r.outcome.exit_code() {
         0 => "OK",
         1 => "WARNING",
@@ -120,13 +129,14 @@ fn print_human(r: &ProbeResult) {
     };
     let mut perf = vec![format!("time={:.3}ms", r.total_ms)];
     perf.extend(r.timings_ms.iter().map(|(p, v)| format!("{p}={v:.3}ms")));
-    println!(
+    writeln!(
+        out,
         "SMTP {status} - {} | {}",
         for_perfdata(&r.summary()),
         perf.join(" ")
-    );
+    )?;
     if let Some(d) = &r.detail {
-        println!("{}", for_terminal(d));
+        writeln!(out, "{}", for_terminal(d))?;
     }
     if r.class != Class::Ok {
         // What it means and what to do; this command reads no server configuration,
@@ -143,9 +153,10 @@ fn print_human(r: &ProbeResult) {
             None => explain_class(r.class, Some(Side::Local), &limits),
         };
         // The explanation may quote the reply.
-        println!("{}", for_terminal(&e.meaning));
+        writeln!(out, "{}", for_terminal(&e.meaning))?;
         for f in e.fixes.iter().take(3) {
-            println!("  - {}", for_terminal(f));
+            writeln!(out, "  - {}", for_terminal(f))?;
         }
     }
+    Ok(())
 }
