@@ -12,5 +12,5 @@ pub use recent::{metrics_of, Recent, SampleBatch};
 pub use sink::HistorySink;
 pub use store::{
     AlertKind, AlertRecord, History, HistoryError, HistoryStatus, OpenOutcome, Resolution,
-    Retention, Rollup, Store,
+    Retention, Rollup, Store, APPLICATION_ID,
 };
