@@ -7,6 +7,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 
+use crate::bounds;
 use crate::state::{AlertEntry, AppState, StateView, UiEvent};
 use headroom_engine::history::SampleBatch;
 
@@ -39,7 +40,8 @@ pub fn get_state(state: State<'_, Arc<AppState>>) -> Initial {
     }
 }
 
-/// Live updates (ticks and alerts) through an ordered channel.
+/// Live updates (ticks and alerts) through an ordered channel; at most
+/// [`bounds::MAX_SUBSCRIBERS`] are kept, the oldest dropped first.
 #[tauri::command]
 pub fn subscribe(state: State<'_, Arc<AppState>>, events: Channel<UiEvent>) {
     state.subscribe(events);
@@ -108,6 +110,12 @@ pub fn save_settings(
     state: State<'_, Arc<AppState>>,
     settings: headroom_engine::settings::Settings,
 ) -> Result<headroom_engine::settings::Settings, headroom_engine::settings::SettingsError> {
+    bounds::check_probe_targets(settings.probes.len()).map_err(|message| {
+        headroom_engine::settings::SettingsError {
+            field: "probes".into(),
+            message,
+        }
+    })?;
     state.save_settings(&settings)
 }
 
@@ -118,6 +126,7 @@ pub async fn get_history(
     range_s: f64,
     names: Vec<String>,
 ) -> Result<SampleBatch, CommandError> {
+    bounds::check_names(&names).map_err(invalid)?;
     let history = state.history();
     let end = headroom_engine::time::unix_now();
     let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
@@ -144,6 +153,7 @@ pub async fn export_csv(
     range_s: f64,
     names: Vec<String>,
 ) -> Result<String, CommandError> {
+    bounds::check_names(&names).map_err(invalid)?;
     let history = state.history();
     let end = headroom_engine::time::unix_now();
     let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
@@ -165,6 +175,13 @@ pub async fn export_csv(
     .map_err(|e| e.to_string())
     .map_err(fail("internal"))?
     .map_err(fail("export"))
+}
+
+fn invalid(message: String) -> CommandError {
+    CommandError {
+        kind: "invalid",
+        message,
+    }
 }
 
 fn export_dir() -> Option<std::path::PathBuf> {

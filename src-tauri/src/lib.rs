@@ -1,6 +1,7 @@
 //! The desktop shell: window, tray, notifications and the wiring from the engine's
 //! monitor to them. All the work lives in `headroom-engine`; this crate only presents.
 
+mod bounds;
 mod bridge;
 mod commands;
 mod notify;

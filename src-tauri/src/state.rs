@@ -322,8 +322,17 @@ impl AppState {
         lock(&self.subscribers).clear();
     }
 
+    /// Keeps at most [`crate::bounds::MAX_SUBSCRIBERS`] channels: a window that
+    /// subscribes again and again (reloads) replaces its oldest channels.
     pub fn subscribe(&self, ch: Channel<UiEvent>) {
-        lock(&self.subscribers).push(ch);
+        let dropped = crate::bounds::push_bounded(
+            &mut lock(&self.subscribers),
+            ch,
+            crate::bounds::MAX_SUBSCRIBERS,
+        );
+        if dropped > 0 {
+            tracing::debug!("dropped {dropped} old subscriber channel(s)");
+        }
     }
 
     /// Sends to every subscriber, forgetting those whose window has gone.

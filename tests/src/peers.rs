@@ -36,7 +36,17 @@ pub enum Behaviour {
     HugeBanner,
     /// A multi-line 421 in reply to MAIL FROM, then closes.
     MultiLine421AtMail,
+    /// A 421 at MAIL FROM whose text is hostile: a terminal hyperlink (OSC 8), a
+    /// clear-screen sequence, notification markup, a bidi override and a `|` that
+    /// would start Nagios perfdata.
+    Hostile421AtMail,
 }
+
+/// The text of [`Behaviour::Hostile421AtMail`]'s reply lines (after `421-4.3.0 `).
+pub const HOSTILE_REPLY: [&str; 2] = [
+    "\x1b]8;;http://evil.example/\x07renew your quota\x1b]8;;\x07 <a href=\"http://x.example\">here</a>",
+    "\x1b[2J\u{202e}yzub | fake_perf=1;2;3 <img src='http://x.example/t.png'>",
+];
 
 /// TLS for a [`Behaviour::Normal`] peer.
 #[derive(Clone)]
@@ -186,6 +196,34 @@ async fn serve(sock: TcpStream, b: Behaviour, tls: PeerTls) -> std::io::Result<(
                 chunk[..4].copy_from_slice(b"xxxx");
             }
             hold(sock).await
+        }
+        Behaviour::Hostile421AtMail => {
+            let mut s = BufReader::new(sock);
+            s.get_mut()
+                .write_all(b"220 hostile.example ESMTP\r\n")
+                .await?;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if s.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                let cmd = line.trim().to_ascii_uppercase();
+                if cmd.starts_with("EHLO") {
+                    s.get_mut()
+                        .write_all(b"250-hostile.example\r\n250 PIPELINING\r\n")
+                        .await?;
+                } else if cmd.starts_with("MAIL") {
+                    let reply = format!(
+                        "421-4.3.0 {}\r\n421 4.3.0 {}\r\n",
+                        HOSTILE_REPLY[0], HOSTILE_REPLY[1]
+                    );
+                    s.get_mut().write_all(reply.as_bytes()).await?;
+                    return Ok(());
+                } else {
+                    s.get_mut().write_all(b"250 ok\r\n").await?;
+                }
+            }
         }
         Behaviour::MultiLine421AtMail => {
             let mut s = BufReader::new(sock);

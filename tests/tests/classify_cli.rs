@@ -169,6 +169,43 @@ fn classify_human_output_is_one_line_per_failure() {
     );
 }
 
+/// A deferral whose reply (and recipient domain) carry a terminal hyperlink, a
+/// clear-screen sequence and markup: what a hostile receiving server can put in our log.
+const HOSTILE: &str = "Nov 27 10:00:05 mx1 postfix/smtp[1240]: 4BQ3Xk5efgz: to=<eve@evil\x1b[2J.example>, relay=mx.evil.example[203.0.113.9]:25, delay=1, delays=0/0/0/1, dsn=4.3.0, status=deferred (host mx.evil.example[203.0.113.9] said: 421 4.3.0 \x1b]8;;http://evil.example/\x07renew\x1b]8;;\x07 <a href=\"http://x\">now</a> \x1b[2J\u{202e}yzub (in reply to MAIL FROM command))";
+
+#[test]
+fn classify_prints_hostile_log_text_without_escape_sequences() {
+    let input = format!("{HOSTILE}\n");
+    for args in [&["classify"][..], &["classify", "--summary"]] {
+        let o = cli(args, Some(input.as_bytes()));
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let out = stdout(&o);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{args:?}: {bad:?} in {out:?}");
+        }
+        assert!(out.contains("evil.example"), "{args:?}: {out}");
+    }
+    let out = stdout(&cli(&["classify"], Some(input.as_bytes())));
+    assert!(
+        out.starts_with(
+            "1: resource_shortage remote evil.example 421 4.3.0 renew <a href=\"http://x\">now</a>"
+        ),
+        "{out}"
+    );
+    // JSON is data: the text is kept, its controls escaped by the encoder.
+    let o = cli(&["classify", "--json"], Some(input.as_bytes()));
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\u{1b}]8;;"),
+        "{v}"
+    );
+}
+
 #[test]
 fn classify_unreadable_file_is_unknown() {
     let o = cli(&["classify", "/nonexistent/mail.log"], None);

@@ -1,7 +1,7 @@
 //! The SQLite history against the real world: a writer killed with SIGKILL mid-run
 //! (at most the tick being written is lost, the file opens cleanly), and
-//! `headroom-cli watch` recording history, surviving `kill -9`, a damaged file and an
-//! unusable directory.
+//! `headroom-cli watch` recording history, surviving `kill -9`, a damaged file, a file
+//! that is not Headroom's, a second `watch` on the same file and an unusable directory.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -166,20 +166,32 @@ fn stderr_of(mut child: Child) -> String {
     s
 }
 
-/// Raw ticks in a history file (sample times of `load1`).
+/// Raw ticks in a history file (sample times of `load1`), read beside its writer.
 fn tick_count(path: &Path) -> usize {
     if !path.exists() {
         return 0;
     }
-    Store::open(path, Retention::default())
+    Store::open_read_only(path, Retention::default())
         .ok()
-        .and_then(|o| {
-            o.store
-                .range_at(Resolution::Raw, 0.0, 1e12, &["load1"])
-                .ok()
-        })
+        .and_then(|s| s.range_at(Resolution::Raw, 0.0, 1e12, &["load1"]).ok())
         .map(|b| b.ts.len())
         .unwrap_or(0)
+}
+
+fn terminate(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Names of the `*.corrupt-*` files beside `path` (their WALs left out).
+fn moved_aside(path: &Path) -> Vec<String> {
+    std::fs::read_dir(path.parent().expect("parent"))
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".corrupt-") && !n.ends_with("-wal"))
+        .collect()
 }
 
 #[test]
@@ -211,39 +223,118 @@ fn watch_records_history_in_the_data_dir_and_survives_kill_9() {
 fn watch_moves_a_damaged_history_aside_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("h").join("history.sqlite3");
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&path, vec![b'x'; 10_000]).expect("garbage");
+    // A Headroom history whose pages behind the header were overwritten.
+    {
+        let mut store = Store::open(&path, Retention::default())
+            .expect("create")
+            .store;
+        for i in 0..2000 {
+            store.write_tick(&tick(i)).expect("write");
+        }
+    }
+    let mut bytes = std::fs::read(&path).expect("read");
+    assert!(bytes.len() > 16 * 4096, "{} bytes", bytes.len());
+    for b in &mut bytes[8 * 4096..12 * 4096] {
+        *b = 0xa5;
+    }
+    std::fs::write(&path, &bytes).expect("damage");
     let config = write_config(
         dir.path(),
         &format!("[history]\npath = \"{}\"\n", path.display()),
     );
     let mut child = watch(&config, dir.path());
-    let moved_aside = || {
-        std::fs::read_dir(path.parent().expect("parent"))
-            .expect("ls")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("history.sqlite3.corrupt-") && !n.ends_with("-wal"))
-            .collect::<Vec<_>>()
-    };
     // Only the watch may find the damage: look at the file once it has moved it.
     let got = wait_for(Duration::from_secs(20), || {
-        (!moved_aside().is_empty() && tick_count(&path) >= 3).then_some(())
+        (!moved_aside(&path).is_empty() && tick_count(&path) >= 3).then_some(())
     });
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    terminate(&child);
     let status = child.wait().expect("reap");
     let err = stderr_of(child);
     assert!(got.is_some(), "no fresh history; stderr: {err}");
     assert!(status.success(), "watch exits 0 on SIGTERM: {status:?}");
     assert!(err.contains("damaged"), "{err}");
-    let aside = moved_aside();
+    let aside = moved_aside(&path);
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert_eq!(
         std::fs::read(path.with_file_name(&aside[0])).expect("read aside"),
-        vec![b'x'; 10_000]
+        bytes
     );
+}
+
+#[test]
+fn watch_leaves_a_file_that_is_not_headroms_alone_and_keeps_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `[history] path` pointing at something else by mistake.
+    let path = dir.path().join("notes.txt");
+    let text = "my notes; not a database\n".repeat(500);
+    std::fs::write(&path, &text).expect("write");
+    let config = write_config(
+        dir.path(),
+        &format!("[history]\npath = \"{}\"\n", path.display()),
+    );
+    let mut child = watch(&config, dir.path());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "watch must keep running without history"
+    );
+    terminate(&child);
+    let status = child.wait().expect("reap");
+    let err = stderr_of(child);
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(err.contains("is not an SQLite database"), "{err}");
+    assert!(err.contains("untouched"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    assert!(moved_aside(&path).is_empty());
+}
+
+#[test]
+fn a_second_watch_on_the_same_history_runs_without_it_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let data = dir.path().join("data");
+    let path = data.join("headroom").join("history.sqlite3");
+    let mut first = watch(&config, &data);
+    let started = wait_for(Duration::from_secs(20), || {
+        (tick_count(&path) >= 2).then_some(())
+    });
+    let mut second = watch(&config, &data);
+    let before = tick_count(&path);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = tick_count(&path);
+    let second_running = second.try_wait().expect("poll").is_none();
+    let first_running = first.try_wait().expect("poll").is_none();
+    terminate(&second);
+    terminate(&first);
+    let (s1, s2) = (first.wait().expect("reap"), second.wait().expect("reap"));
+    let first_pid = first.id();
+    let (err1, err2) = (stderr_of(first), stderr_of(second));
+    assert!(
+        started.is_some(),
+        "the first watch wrote no history: {err1}"
+    );
+    assert!(
+        second_running && first_running,
+        "both keep running: {err1} / {err2}"
+    );
+    assert!(s1.success() && s2.success(), "{s1:?} {s2:?}");
+    assert!(
+        err2.contains(&format!(
+            "is being written by another Headroom process (pid {first_pid}); this one runs without history"
+        )),
+        "{err2}"
+    );
+    assert!(
+        !err1.contains("warning"),
+        "the first is undisturbed: {err1}"
+    );
+    assert!(
+        after > before,
+        "the first kept writing: {before} then {after}"
+    );
+    assert!(moved_aside(&path).is_empty());
+    let outcome = Store::open(&path, Retention::default()).expect("opens");
+    assert_eq!(outcome.store.integrity_check().expect("check"), "ok");
 }
 
 #[test]
@@ -265,9 +356,7 @@ fn watch_without_a_usable_history_warns_once_and_keeps_monitoring() {
         child.try_wait().expect("poll").is_none(),
         "watch must keep running without history"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    terminate(&child);
     let status = child.wait().expect("reap");
     let err = stderr_of(child);
     assert!(status.success(), "{status:?}: {err}");

@@ -132,3 +132,72 @@ async fn auth_over_unverified_tls_to_a_remote_host_is_refused_before_connecting(
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--tls starttls|implicit"), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_reply_reaches_the_terminal_without_escapes_or_fake_perfdata() {
+    let peer = Peer::start(Behaviour::Hostile421AtMail).await;
+    let port = peer.port().to_string();
+    let r = cli(&["127.0.0.1", "--port", &port]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(
+            !r.stdout.contains(bad),
+            "{bad:?} reached the terminal: {:?}",
+            r.stdout
+        );
+    }
+    let first = r.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("SMTP WARNING - "), "{first}");
+    // The reply's words are still there for the admin to read …
+    assert!(first.contains("renew your quota"), "{first}");
+    assert!(first.contains("yzub"), "{first}");
+    // … but only Headroom's own `|` starts the perfdata.
+    assert_eq!(first.matches('|').count(), 1, "{first}");
+    let perf = first.split('|').nth(1).unwrap_or_default();
+    assert!(perf.trim_start().starts_with("time="), "{first}");
+    assert!(!perf.contains("fake_perf"), "{first}");
+
+    // JSON keeps the reply as data, with the controls escaped by the encoder.
+    let r = cli(&["127.0.0.1", "--port", &port, "--json"]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    let v = json(&r);
+    let text = v["reply"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("\u{1b}]8;;http://evil.example/"), "{text:?}");
+}
+
+/// Runs `headroom-cli ARGS` with its standard output a pipe whose reading end is
+/// already closed, as `headroom-cli … | true` can be: every write fails with EPIPE.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    std::process::Command::new(bin("headroom-cli"))
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run headroom-cli")
+}
+
+#[test]
+fn explain_into_a_closed_pipe_exits_quietly() {
+    let out = with_stdout_closed(&["explain", "421", "4.3.0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_into_a_closed_pipe_keeps_its_exit_code() {
+    let peer = Peer::start(Behaviour::Banner421).await;
+    let port = peer.port().to_string();
+    for extra in [&[][..], &["--json"]] {
+        let mut args = vec!["probe", "127.0.0.1", "--port", &port];
+        args.extend_from_slice(extra);
+        // Blocks this worker; the peer answers from the other one.
+        let out = with_stdout_closed(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+    }
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use headroom_engine::mta::MtaState;
 use headroom_engine::runtime;
+use headroom_engine::sanitize::{for_perfdata, for_terminal};
 use headroom_engine::snapshot::SourceProblem;
 use headroom_engine::tick::Tick;
 use serde_json::json;
@@ -67,17 +68,28 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
                 out,
                 "HEADROOM {} - {} | {}",
                 assessment.status.as_str().to_uppercase(),
-                assessment.summary(),
+                // Item details can quote remote text: no `|` may start fake perfdata.
+                for_perfdata(&assessment.summary()),
                 perfdata(&assessment, &config.thresholds)
             )?;
             for i in &assessment.items {
                 writeln!(out, "{}", item_line(i))?;
             }
             for p in &snapshot.probes {
-                writeln!(out, "probe {}: {}", p.name, p.latest.summary())?;
+                writeln!(
+                    out,
+                    "probe {}: {}",
+                    for_terminal(&p.name),
+                    for_terminal(&p.latest.summary())
+                )?;
             }
             for p in &snapshot.problems {
-                writeln!(out, "could not read {}: {}", p.source, p.message)?;
+                writeln!(
+                    out,
+                    "could not read {}: {}",
+                    p.source,
+                    for_terminal(&p.message)
+                )?;
             }
             out.flush()
         })();

@@ -2,6 +2,10 @@
 //! that records an SMTP failure (DESIGN.md, "classify --json"), or counts per
 //! (domain, class). Lines that are not UTF-8, hold NUL bytes or are too long are
 //! skipped and counted on stderr.
+//!
+//! Log lines carry remote servers' replies: the human output passes every field taken
+//! from the line through [`for_terminal`] (no escape sequences reach the terminal); the
+//! JSON output escapes control characters by itself.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,6 +14,7 @@ use std::path::Path;
 
 use headroom_engine::classify::Class;
 use headroom_engine::maillog::{parse_failure, Line, LineSplitter, Skip};
+use headroom_engine::sanitize::for_terminal;
 
 use crate::EXIT_UNKNOWN;
 
@@ -129,16 +134,19 @@ fn records(input: impl Read, out: &mut impl Write, json: bool) -> io::Result<Cou
                 (None, _) => "-".to_string(),
             };
             // `LINE: CLASS SIDE DOMAIN CODE [ENHANCED] TEXT [MTA, relay RELAY]`
-            let relay = d.relay.map(|r| format!(", relay {r}")).unwrap_or_default();
+            let relay = d
+                .relay
+                .map(|r| format!(", relay {}", for_terminal(&r)))
+                .unwrap_or_default();
             writeln!(
                 out,
                 "{}: {} {} {} {} {} [{}{}]",
                 d.line,
                 d.class,
                 d.side.as_str(),
-                d.domain.as_deref().unwrap_or("-"),
-                code,
-                d.text,
+                for_terminal(d.domain.as_deref().unwrap_or("-")),
+                for_terminal(&code),
+                for_terminal(&d.text),
                 d.mta.as_str(),
                 relay
             )
@@ -169,14 +177,24 @@ fn summarize(input: impl Read, out: &mut impl Write, json: bool) -> io::Result<C
         Ok(())
     })?;
     counts.records = n_records;
+    // Domains as shown: a terminal gets no escape sequences (JSON escapes its own).
+    let shown: HashMap<&str, String> = if json {
+        HashMap::new()
+    } else {
+        by_domain
+            .keys()
+            .map(|d| (d.as_str(), for_terminal(d)))
+            .collect()
+    };
     let mut rows: Vec<(&str, Class, u64)> = by_domain
         .iter()
         .flat_map(|(d, c)| {
+            let name = shown.get(d.as_str()).map_or(d.as_str(), String::as_str);
             Class::ALL
                 .iter()
                 .zip(c)
                 .filter(|(_, n)| **n > 0)
-                .map(move |(class, n)| (d.as_str(), *class, *n))
+                .map(move |(class, n)| (name, *class, *n))
         })
         .collect();
     rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)).then(a.1.cmp(&b.1)));

@@ -1,6 +1,7 @@
 //! `headroom-cli explain CODE [ENHANCED]`: what a reply means, its usual causes and
 //! the fixes, naming this host's Postfix settings when `postconf` can read them.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use headroom_engine::classify::enhanced_len;
@@ -21,21 +22,32 @@ pub fn run_explain(code: &str, enhanced: Option<&str>) -> u8 {
     }
     let limits = live_limits();
     let x = explain(code, enhanced, &limits);
-    println!("{}", x.meaning);
-    println!("class: {}", x.class);
-    if !x.causes.is_empty() {
-        println!("\nlikely causes:");
-        for c in &x.causes {
-            println!("  - {c}");
+    let mut out = io::stdout().lock();
+    let written = (|| -> io::Result<()> {
+        writeln!(out, "{}", x.meaning)?;
+        writeln!(out, "class: {}", x.class)?;
+        if !x.causes.is_empty() {
+            writeln!(out, "\nlikely causes:")?;
+            for c in &x.causes {
+                writeln!(out, "  - {c}")?;
+            }
         }
-    }
-    if !x.fixes.is_empty() {
-        println!("\nwhat to do:");
-        for f in &x.fixes {
-            println!("  - {f}");
+        if !x.fixes.is_empty() {
+            writeln!(out, "\nwhat to do:")?;
+            for f in &x.fixes {
+                writeln!(out, "  - {f}")?;
+            }
         }
+        out.flush()
+    })();
+    match written {
+        // `explain … | head -1` closes the pipe early: not an error.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("headroom-cli: explain: cannot write: {e}");
+            EXIT_UNKNOWN
+        }
+        _ => 0,
     }
-    0
 }
 
 fn parse_code(s: &str) -> Option<u16> {

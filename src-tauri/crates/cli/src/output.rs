@@ -1,8 +1,11 @@
-//! Shared output helpers: Nagios perfdata and human item lines.
+//! Shared output helpers: Nagios perfdata and human item lines. Item details can quote
+//! remote text (a deferral reason, a probe reply), so they pass through
+//! [`headroom_engine::sanitize`] on their way to a terminal or a Nagios line.
 
 use headroom_engine::assess::{describe, Assessment, Item};
 use headroom_engine::config::Thresholds;
 use headroom_engine::item::Unit;
+use headroom_engine::sanitize::for_terminal;
 
 /// Nagios perfdata: `id=used[UOM];warn;crit;min;max` for each item with a reading.
 pub fn perfdata(a: &Assessment, t: &Thresholds) -> String {
@@ -29,17 +32,19 @@ fn perf_item(i: &Item, t: &Thresholds) -> Option<String> {
         Unit::Bytes | Unit::Count => v.round(),
         _ => v,
     };
+    // Item ids are ours (the item table), not remote text.
+    let label = i.id.as_str();
     Some(match i.limit {
         Some(l) => format!(
             "{}={}{};{};{};0;{}",
-            i.id,
+            label,
             num(used),
             uom,
             num(whole(warn * l)),
             num(whole(crit * l)),
             num(l)
         ),
-        None => format!("{}={}{};;;0;", i.id, num(used), uom),
+        None => format!("{}={}{};;;0;", label, num(used), uom),
     })
 }
 
@@ -57,8 +62,8 @@ pub fn item_line(i: &Item) -> String {
     format!(
         "{:<8} {:<18} {}",
         i.level.as_str().to_uppercase(),
-        i.id,
-        describe(i)
+        i.id.as_str(),
+        for_terminal(&describe(i))
     )
 }
 
@@ -67,6 +72,25 @@ mod tests {
     use super::*;
     use headroom_engine::assess::Level;
     use headroom_engine::item::ItemId;
+
+    #[test]
+    fn an_item_detail_quoting_a_remote_reply_reaches_the_terminal_clean() {
+        let i = Item {
+            id: ItemId::RemoteThrottling,
+            used: Some(3.0),
+            limit: Some(4.0),
+            ratio: Some(0.75),
+            level: Level::Warning,
+            forecast_s: None,
+            detail: "mx.example: 3 of 4 throttled; e.g. 421 4.7.0 \u{1b}]8;;http://evil\u{7}renew\u{1b}]8;;\u{7} \u{1b}[2J now".into(),
+        };
+        let line = item_line(&i);
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "{line:?}"
+        );
+        assert!(line.contains("421 4.7.0 renew  now"), "{line}");
+    }
 
     #[test]
     fn perfdata_follows_the_nagios_format() {

@@ -1,6 +1,11 @@
 //! `probe`: one SMTP probe with per-phase timings; exit 0 when the dialogue ended
 //! well, 1 on a 4xx reply, 2 on a 5xx reply or no usable answer, 3 on bad usage.
+//!
+//! The reply is the remote server's text: the human output passes it through
+//! [`headroom_engine::sanitize`] (no escape sequences, no `|` before the perfdata);
+//! the JSON output escapes control characters by itself.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +14,7 @@ use headroom_engine::classify::{Class, Side};
 use headroom_engine::config::TlsMode;
 use headroom_engine::explain::{explain_class, explain_reply, Limits};
 use headroom_engine::probe::{ProbeResult, ProbeSpec};
+use headroom_engine::sanitize::{for_perfdata, for_terminal};
 
 use crate::EXIT_UNKNOWN;
 
@@ -95,22 +101,30 @@ pub async fn run(a: ProbeArgs) -> u8 {
         }
     };
     let result = probe.run().await;
-    if a.json {
+    let mut out = io::stdout().lock();
+    let written = if a.json {
         match serde_json::to_string(&result) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => writeln!(out, "{s}"),
             Err(e) => {
                 eprintln!("headroom-cli probe: cannot encode the result: {e}");
                 return EXIT_UNKNOWN;
             }
         }
     } else {
-        print_human(&result);
+        print_human(&mut out, &result)
+    };
+    // A reader that went away (`| head -0`) is not the probe's failure: the exit code
+    // still says how the dialogue ended.
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("headroom-cli probe: cannot write the result: {e}");
+        }
     }
     result.outcome.exit_code()
 }
 
 /// `SMTP OK - 127.0.0.1:25 ok at quit after 2.9 ms: 221 2.0.0 Bye | time=2.9ms …`
-fn print_human(r: &ProbeResult) {
+fn print_human(out: &mut impl Write, r: &ProbeResult) -> io::Result<()> {
     let status = match r.outcome.exit_code() {
         0 => "OK",
         1 => "WARNING",
@@ -118,9 +132,14 @@ fn print_human(r: &ProbeResult) {
     };
     let mut perf = vec![format!("time={:.3}ms", r.total_ms)];
     perf.extend(r.timings_ms.iter().map(|(p, v)| format!("{p}={v:.3}ms")));
-    println!("SMTP {status} - {} | {}", r.summary(), perf.join(" "));
+    writeln!(
+        out,
+        "SMTP {status} - {} | {}",
+        for_perfdata(&r.summary()),
+        perf.join(" ")
+    )?;
     if let Some(d) = &r.detail {
-        println!("{d}");
+        writeln!(out, "{}", for_terminal(d))?;
     }
     if r.class != Class::Ok {
         // What it means and what to do; this command reads no server configuration,
@@ -136,9 +155,11 @@ fn print_human(r: &ProbeResult) {
             ),
             None => explain_class(r.class, Some(Side::Local), &limits),
         };
-        println!("{}", e.meaning);
+        // The explanation may quote the reply.
+        writeln!(out, "{}", for_terminal(&e.meaning))?;
         for f in e.fixes.iter().take(3) {
-            println!("  - {f}");
+            writeln!(out, "  - {}", for_terminal(f))?;
         }
     }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use headroom_engine::runtime;
+use headroom_engine::sanitize::for_terminal;
 use headroom_engine::tick::{Sink, Tick};
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +25,7 @@ impl Sink for PrintTransitions {
                     t.item,
                     t.previous.map(|p| p.as_str()).unwrap_or("start"),
                     t.level,
-                    t.message
+                    for_terminal(&t.message)
                 )
             };
             // A closed pipe (`| head`) ends the watch quietly on the next signal.

@@ -2,6 +2,11 @@
 //! recoveries, at most once per item and level per `min_repeat_mins`, nothing while
 //! snoozed, and a burst of transitions folded into one notification so a flood never
 //! floods the desktop.
+//!
+//! Transition messages carry remote text (SMTP replies, mail-log examples, queue delay
+//! reasons) and many notification servers render body markup, so every body and
+//! summary made here goes through [`crate::sanitize`]: a mail server cannot put a link,
+//! an image or an escape sequence into a Headroom alert.
 
 mod sink;
 
@@ -13,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::assess::{Level, Transition};
 use crate::config::Notifications;
 use crate::item::ItemId;
+use crate::sanitize::{for_notification, for_notification_summary};
 use crate::time::Ts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +156,8 @@ fn single(t: &Transition) -> Notification {
         format!("Headroom {}: {label}", t.level)
     };
     Notification {
-        summary,
-        body: t.message.clone(),
+        summary: for_notification_summary(&summary),
+        body: for_notification(&t.message),
         urgency: urgency_of(t.level),
         items: vec![t.item],
         level: t.level,
@@ -161,8 +167,12 @@ fn single(t: &Transition) -> Notification {
 fn folded(ns: Vec<Notification>) -> Notification {
     let level = ns.iter().map(|n| n.level).max().unwrap_or(Level::Unknown);
     let items: Vec<ItemId> = ns.iter().flat_map(|n| n.items.clone()).collect();
+    // The bodies were made safe one by one in `single`; joining adds no markup.
     Notification {
-        summary: format!("Headroom {level}: {} items changed", items.len()),
+        summary: for_notification_summary(&format!(
+            "Headroom {level}: {} items changed",
+            items.len()
+        )),
         body: ns
             .iter()
             .map(|n| n.body.as_str())
@@ -335,6 +345,43 @@ mod tests {
         }
         // 20 minutes with min_repeat_mins = 10: at 0 and at 600 s.
         assert_eq!(sent, 2);
+    }
+
+    #[test]
+    fn remote_text_reaches_the_desktop_as_plain_text() {
+        let (mut p, _) = policy();
+        let mut t = tr(0.0, "probe_failures", Level::Critical, Some(Level::Ok));
+        t.message = format!(
+            "probe local: 421 4.3.0 <a href=\"http://x\">renew</a> \u{1b}]8;;http://evil\u{7}here\u{1b}]8;;\u{7} \u{1b}[2J\u{202e}kcilc {}",
+            "x".repeat(10 * 1024)
+        );
+        let n = p.decide(&[t.clone()]);
+        assert_eq!(n.len(), 1);
+        let body = &n[0].body;
+        assert!(body.starts_with(
+            "probe local: 421 4.3.0 &lt;a href=&quot;http://x&quot;&gt;renew&lt;/a&gt; here kcilc x"
+        ), "{body}");
+        for bad in ['<', '>', '"', '\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!body.contains(bad), "{bad:?} in {body}");
+            assert!(!n[0].summary.contains(bad), "{bad:?} in {}", n[0].summary);
+        }
+        assert!(!body.contains("http://evil"));
+        assert!(body.chars().count() < 400, "{} chars", body.chars().count());
+        assert!(body.ends_with('…'));
+        // Folded notifications are made of the same safe bodies.
+        let burst: Vec<Transition> = ["cpu", "memory", "swap", "load"]
+            .iter()
+            .map(|id| {
+                let mut x = t.clone();
+                x.item = ItemId::parse(id).expect("a known item id");
+                x
+            })
+            .collect();
+        let (mut p, _) = policy();
+        let n = p.decide(&burst);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].body.lines().count(), 4);
+        assert!(!n[0].body.contains('<') && !n[0].body.contains('\u{1b}'));
     }
 
     #[test]

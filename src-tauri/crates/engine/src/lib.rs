@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod mta;
 pub mod probe;
 pub mod runtime;
+pub mod sanitize;
 pub mod settings;
 pub mod snapshot;
 pub mod tick;

@@ -13,5 +13,5 @@ pub use recent::Recent;
 pub use sink::HistorySink;
 pub use store::{
     AlertKind, AlertRecord, History, HistoryError, HistoryStatus, OpenOutcome, Resolution,
-    Retention, Rollup, Store,
+    Retention, Rollup, Store, APPLICATION_ID,
 };

@@ -410,27 +410,238 @@ fn csv_export_has_a_header_and_empty_cells_for_gaps() {
 }
 
 #[test]
-fn garbage_over_the_file_is_moved_aside_and_a_fresh_history_starts() {
+fn garbage_where_the_history_should_be_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.sqlite3");
     let mut store = open(dir.path(), Retention::default());
     store.write_tick(&tick(T0, &[("a", Some(1.0))])).unwrap();
     drop(store);
+    // Nothing says this was ever Headroom's: it could be anybody's file.
     std::fs::write(&path, vec![0x5a; 64 * 1024]).unwrap();
 
+    let err = Store::open(&path, Retention::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, HistoryError::NotOurs { .. }), "{err}");
+    assert!(
+        err.to_string().contains("is not an SQLite database"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 64 * 1024]);
+    assert_eq!(aside_files(dir.path()), Vec::<String>::new());
+}
+
+/// Files named `*.corrupt-*` in `dir`.
+fn aside_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".corrupt-"))
+        .collect()
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
+             INSERT INTO users (name) VALUES ('alice');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let history = History::open(&HistoryConfig {
+        path: Some(path.clone()),
+        ..HistoryConfig::default()
+    });
+    let problem = history.status().problem.expect("refused");
+    assert!(
+        problem.contains("another program's SQLite database (it holds tables users)"),
+        "{problem}"
+    );
+    assert!(problem.contains("untouched"), "{problem}");
+    history.record(&tick(T0, &[("a", Some(1.0))]));
+    history.record(&tick(T0 + 61.0, &[("a", Some(1.0))])); // the retry refuses again
+    assert!(history.status().problem.is_some());
+    drop(history);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "not one byte changed"
+    );
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(tables, ["users"]);
+    assert!(aside_files(dir.path()).is_empty());
+
+    // Another program's stamped database says whose it is not.
+    let other = dir.path().join("stamped.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 1; CREATE TABLE t (x);")
+        .unwrap();
+    let err = Store::open(&other, Retention::default())
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("application_id 0x00000001"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_directory_or_a_fifo_is_not_taken_for_a_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("a-directory");
+    std::fs::create_dir(&sub).unwrap();
+    let err = Store::open(&sub, Retention::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("it is a directory"), "{err}");
+    assert!(sub.is_dir());
+    // A FIFO: SQLite would block reading it forever.
+    let fifo = dir.path().join("a-fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let err = Store::open(&fifo, Retention::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("it is a FIFO"), "{err}");
+}
+
+#[test]
+fn a_headroom_file_from_before_the_application_id_is_stamped_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    let mut store = open(dir.path(), Retention::default());
+    store.write_tick(&tick(T0, &[("a", Some(1.0))])).unwrap();
+    drop(store);
+    // What Headroom wrote before it stamped its files.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "application_id", 0)
+        .unwrap();
     let outcome = Store::open(&path, Retention::default()).unwrap();
-    let aside = outcome
-        .recovered_from
-        .expect("the damaged file is reported");
-    let name = aside.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with("history.sqlite3.corrupt-"), "{name}");
-    assert_eq!(std::fs::read(&aside).unwrap(), vec![0x5a; 64 * 1024]);
-    let mut store = outcome.store;
-    assert!(store.range(0.0, T0 + 10.0, &[]).unwrap().ts.is_empty());
-    store
+    assert!(outcome.recovered_from.is_none());
+    let r = outcome.store.range(T0, T0 + 1.0, &["a"]).unwrap();
+    assert_eq!(r.series["a"], [Some(1.0)]);
+    drop(outcome);
+    let id: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID);
+    // Our tables plus one more: not recognisably ours any more.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("PRAGMA application_id = 0; CREATE TABLE extra (x);")
+        .unwrap();
+    drop(c);
+    let err = Store::open(&path, Retention::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, HistoryError::NotOurs { .. }), "{err}");
+}
+
+#[test]
+fn an_empty_file_becomes_a_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    std::fs::write(&path, b"").unwrap();
+    let mut store = Store::open(&path, Retention::default()).unwrap().store;
+    store.write_tick(&tick(T0, &[("a", Some(1.0))])).unwrap();
+}
+
+#[test]
+fn the_directory_and_the_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("share").join("headroom");
+    let path = data.join("history.sqlite3");
+    let mut store = Store::open(&path, Retention::default()).unwrap().store;
+    store.write_tick(&tick(T0, &[("a", Some(1.0))])).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "{}", data.display());
+    assert_eq!(mode(&dir.path().join("share")), 0o700);
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let p = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    // A directory that was already there is the user's choice: left as it was.
+    let own = dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o750)).unwrap();
+    drop(Store::open(&own.join("h.sqlite3"), Retention::default()).unwrap());
+    assert_eq!(mode(&own), 0o750);
+}
+
+#[test]
+fn a_second_writer_runs_without_history_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = HistoryConfig {
+        path: Some(dir.path().join("history.sqlite3")),
+        ..HistoryConfig::default()
+    };
+    let first = History::open(&config);
+    assert_eq!(first.status().problem, None);
+    let second = History::open(&config);
+    let problem = second.status().problem.expect("the second one is refused");
+    assert!(
+        problem.contains(&format!(
+            "is being written by another Headroom process (pid {}); this one runs without history",
+            std::process::id()
+        )),
+        "{problem}"
+    );
+    assert!(matches!(
+        Store::open(config.path.as_ref().unwrap(), Retention::default()),
+        Err(HistoryError::Locked { pid: Some(p), .. }) if p == std::process::id()
+    ));
+    // The first goes on writing, and its readers (the window) are not affected.
+    first.record(&tick(T0, &[("a", Some(1.0))]));
+    second.record(&tick(T0, &[("a", Some(2.0))]));
+    assert_eq!(first.status().problem, None);
+    assert_eq!(
+        first.range(T0, T0 + 1.0, &["a"]).unwrap().series["a"],
+        [Some(1.0)]
+    );
+    assert!(second.range(T0, T0 + 1.0, &["a"]).is_err());
+    // Once the first one is gone, the second takes over at its next retry.
+    drop(first);
+    second.record(&tick(T0 + 61.0, &[("a", Some(3.0))]));
+    assert_eq!(second.status().problem, None);
+    assert_eq!(
+        second.range(T0, T0 + 61.0, &["a"]).unwrap().series["a"],
+        [Some(1.0), Some(3.0)]
+    );
+}
+
+#[test]
+fn a_read_only_look_beside_the_writer_sees_its_ticks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    let mut writer = Store::open(&path, Retention::default()).unwrap().store;
+    writer.write_tick(&tick(T0, &[("a", Some(1.0))])).unwrap();
+    let reader = Store::open_read_only(&path, Retention::default()).unwrap();
+    assert_eq!(reader.range(T0, T0 + 1.0, &["a"]).unwrap().ts, [T0]);
+    writer
         .write_tick(&tick(T0 + 5.0, &[("a", Some(2.0))]))
         .unwrap();
-    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(reader.range(T0, T0 + 5.0, &["a"]).unwrap().ts.len(), 2);
 }
 
 #[test]

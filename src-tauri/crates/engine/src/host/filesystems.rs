@@ -44,7 +44,6 @@ const SKIPPED_TYPES: &[&str] = &[
     "fuse.sshfs",
     "ceph",
     "glusterfs",
-    "overlayfs",
 ];
 
 /// Parses /proc/self/mounts, keeping filesystems that can hold a mail queue, one entry
@@ -59,6 +58,12 @@ pub fn parse_mounts(text: &str) -> Vec<MountEntry> {
         };
         let mount_point = unescape_octal(mount);
         if SKIPPED_TYPES.contains(&fs_type) || fs_type.starts_with("fuse.") {
+            continue;
+        }
+        // The kernel calls it "overlay". On a container host every container's root
+        // is one (sharing the host's disk, already sampled); inside a container the
+        // root is one too, and there it is the disk the queue lives on.
+        if fs_type == "overlay" && mount_point != "/" {
             continue;
         }
         // tmpfs is kept (a queue may live there) except the kernel's own run-time mounts.
@@ -162,6 +167,23 @@ server:/export /mnt/nfs nfs4 rw 0 0
         let points: Vec<_> = m.iter().map(|m| m.mount_point.as_str()).collect();
         assert_eq!(points, ["/", "/var/spool/postfix", "/mnt/with space"]);
         assert_eq!(m[2].fs_type, "xfs");
+    }
+
+    #[test]
+    fn container_roots_on_a_docker_host_are_not_filesystems_to_watch() {
+        let host = "\
+/dev/vda / ext4 rw 0 0
+overlay /var/lib/docker/overlay2/0a1b/merged overlay rw,lowerdir=/l1,upperdir=/u1,workdir=/w1 0 0
+overlay /var/lib/docker/overlay2/2c3d/merged overlay rw,lowerdir=/l2,upperdir=/u2,workdir=/w2 0 0
+";
+        let points: Vec<_> = parse_mounts(host)
+            .into_iter()
+            .map(|m| m.mount_point)
+            .collect();
+        assert_eq!(points, ["/"]);
+        // Inside a container, its overlay root is where the queue is.
+        let inside = "overlay / overlay rw,lowerdir=/l,upperdir=/u,workdir=/w 0 0\n";
+        assert_eq!(parse_mounts(inside)[0].fs_type, "overlay");
     }
 
     #[test]

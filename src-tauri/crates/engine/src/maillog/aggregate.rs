@@ -2,8 +2,13 @@
 //! and per relay in one-minute buckets over the last hour, the latest example reply
 //! with its explanation, and the `remote_throttling` headroom input.
 //!
-//! Memory is bounded: buckets older than an hour are dropped, and at most
-//! [`MAX_DESTINATIONS`] domains and relays are kept (the least recently seen go first).
+//! Memory is bounded: buckets older than an hour are dropped, at most
+//! [`MAX_DESTINATIONS`] domains and relays are kept (the least recently seen go first),
+//! names are cut to [`MAX_NAME_BYTES`] and example replies to
+//! [`crate::sanitize::STORED_TEXT_MAX_BYTES`]. A destination then costs at most about
+//! 6.5 KiB (an hour of one-minute buckets, 3.5 KiB, is most of it), so one source's
+//! aggregator stays under [`MAX_MEMORY_BYTES`] (80 MiB) whatever the log says; without
+//! the cuts, 10,000 examples of 32 KiB lines alone would be 320 MiB.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,6 +24,11 @@ use crate::time::Ts;
 const HISTORY_MINS: i64 = 60;
 /// Domains (and, separately, relays) kept.
 pub const MAX_DESTINATIONS: usize = 5000;
+/// Bytes of a domain or relay name kept (DNS names are at most 253; a longer one is
+/// someone's garbage and is cut).
+pub const MAX_NAME_BYTES: usize = 255;
+/// What one aggregator may hold at most, by [`Aggregator::heap_bytes`].
+pub const MAX_MEMORY_BYTES: usize = 80 << 20;
 /// The window of the `remote_throttling` item.
 pub const THROTTLING_WINDOW_S: f64 = 15.0 * 60.0;
 const N: usize = Class::ALL.len();
@@ -245,10 +255,10 @@ impl Aggregator {
             class: r.class,
             side: r.side,
             code: r.code,
-            enhanced: r.enhanced.map(str::to_string),
-            text: r.text(),
-            relay: r.relay.as_ref().map(|x| x.to_string()),
-            domain: r.domain.map(str::to_string),
+            enhanced: r.enhanced.map(|e| clip(e).to_string()),
+            text: crate::sanitize::for_storage(&r.text()),
+            relay: r.relay.as_ref().map(|x| clip(x).to_string()),
+            domain: r.domain.map(|d| clip(d).to_string()),
         };
         let targets: [Option<&mut Destination>; 2] = if r.side == Side::Local {
             [Some(&mut self.local), None]
@@ -279,6 +289,26 @@ impl Aggregator {
                 b.delivered = b.delivered.saturating_add(1);
             }
         }
+    }
+
+    /// The heap this aggregator holds, counted from capacities (strings, bucket rings,
+    /// hash tables): what [`MAX_MEMORY_BYTES`] bounds.
+    pub fn heap_bytes(&self) -> usize {
+        fn dest(d: &Destination) -> usize {
+            let example = d.latest.as_ref().map_or(0, |e| {
+                e.text.capacity()
+                    + e.enhanced.as_ref().map_or(0, String::capacity)
+                    + e.relay.as_ref().map_or(0, String::capacity)
+                    + e.domain.as_ref().map_or(0, String::capacity)
+            });
+            d.buckets.capacity() * std::mem::size_of::<Bucket>() + example
+        }
+        fn map(m: &HashMap<String, Destination>) -> usize {
+            // hashbrown: one control byte per slot besides the slot itself.
+            let slots = m.capacity() * (std::mem::size_of::<(String, Destination)>() + 1);
+            slots + m.iter().map(|(k, d)| k.capacity() + dest(d)).sum::<usize>()
+        }
+        map(&self.domains) + map(&self.relays) + dest(&self.local)
     }
 
     /// The destinations panel: failures within `window_s` before `now`.
@@ -346,7 +376,20 @@ impl Aggregator {
     }
 }
 
+/// `s` cut to [`MAX_NAME_BYTES`] on a character boundary.
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_NAME_BYTES {
+        return s;
+    }
+    let mut end = MAX_NAME_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn entry<'m>(map: &'m mut HashMap<String, Destination>, name: &str) -> &'m mut Destination {
+    let name = clip(name);
     // Domains compare case-insensitively; most logs are already lower case, so
     // only allocate for a key not yet present.
     let lower;

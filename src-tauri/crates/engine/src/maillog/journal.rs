@@ -114,10 +114,13 @@ pub async fn follow_journal(
         .stdout
         .take()
         .ok_or_else(|| Error::Source("journalctl: no stdout".into()))?;
-    let mut stderr = child
+    let stderr = child
         .stderr
         .take()
         .ok_or_else(|| Error::Source("journalctl: no stderr".into()))?;
+    // Read all along, not only at the end: journalctl blocks once it has written a
+    // pipe's worth (64 KiB) of warnings nobody reads, and stops following the journal.
+    let stderr = tokio::spawn(read_bounded_drain(stderr, STDERR_KEPT));
     let mut splitter = LineSplitter::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -141,18 +144,89 @@ pub async fn follow_journal(
             Line::Skipped(s) => guard.observe(now, Line::Skipped(s)),
         });
     }
-    // journalctl ended: say why, with a bounded read of what it printed.
-    let mut err = Vec::new();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        (&mut stderr).take(4096).read_to_end(&mut err),
-    )
-    .await;
+    // journalctl ended: say why, with the start of what it printed.
     let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+    let err = match tokio::time::timeout(Duration::from_secs(2), stderr).await {
+        Ok(Ok(err)) => err,
+        _ => Vec::new(),
+    };
     let msg = String::from_utf8_lossy(&err).trim().to_string();
     match status {
         Ok(Ok(s)) if s.success() => Ok(()),
         Ok(Ok(s)) => Err(Error::Source(format!("journalctl exited with {s}: {msg}"))),
         _ => Err(Error::Source(format!("journalctl ended: {msg}"))),
+    }
+}
+
+/// Bytes of journalctl's stderr kept for the error message; the rest is read and
+/// dropped.
+const STDERR_KEPT: usize = 4096;
+
+/// Keeps the first `max` bytes of `r` and reads the rest to the end, so the writer
+/// never blocks on a full pipe.
+async fn read_bounded_drain(mut r: impl tokio::io::AsyncRead + Unpin, max: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = max.saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buf[..room]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maillog::Aggregator;
+
+    /// Stands in for journalctl: 200 KiB of warnings on stderr (three pipes' worth)
+    /// before the entry, then a failure.
+    const NOISY_JOURNALCTL: &str = "#!/bin/sh\n\
+        head -c 204800 /dev/zero | tr '\\0' 'w' >&2\n\
+        echo '{\"MESSAGE\":\"hello\",\"SYSLOG_IDENTIFIER\":\"postfix/smtp\",\"_PID\":\"1\"}'\n\
+        exit 3\n";
+
+    #[tokio::test]
+    async fn a_journalctl_that_talks_a_lot_on_stderr_is_not_stuck() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("journalctl");
+        std::fs::write(&fake, NOISY_JOURNALCTL).expect("write");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let agg = Aggregator::shared();
+        let source = JournalSource {
+            journalctl: fake,
+            ..JournalSource::default()
+        };
+        let mut result = None;
+        // Another test's fork can hold the new file open for a moment (ETXTBSY).
+        for _ in 0..20 {
+            let r = tokio::time::timeout(
+                Duration::from_secs(20),
+                follow_journal(source.clone(), agg.clone(), CancellationToken::new()),
+            )
+            .await
+            .expect("journalctl's stderr must not block it");
+            match r {
+                Err(Error::Io { source, .. }) if source.raw_os_error() == Some(26) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                r => {
+                    result = Some(r);
+                    break;
+                }
+            }
+        }
+        let err = result.expect("ran").expect_err("exit 3 is an error");
+        let msg = err.to_string();
+        assert!(msg.contains("exit status: 3"), "{msg}");
+        assert!(msg.contains("wwww"), "{msg}");
+        assert!(msg.len() < STDERR_KEPT + 200, "{} bytes", msg.len());
+        // The entry after the noise was read.
+        assert_eq!(agg.lock().expect("lock").stats().lines, 1);
     }
 }

@@ -37,7 +37,7 @@ use crate::classify::{Class, Reply};
 
 pub use aggregate::{
     Aggregator, ClassCount, DestinationReport, Example, MaillogReport, Observed, SharedAggregator,
-    SourceStats, ThrottlingReading, THROTTLING_WINDOW_S,
+    SourceStats, ThrottlingReading, MAX_MEMORY_BYTES, MAX_NAME_BYTES, THROTTLING_WINDOW_S,
 };
 pub use journal::{follow_journal, journal_line, JournalSource};
 pub use lines::{Line, LineSplitter, Skip, MAX_LINE};

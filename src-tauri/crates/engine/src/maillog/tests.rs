@@ -646,3 +646,50 @@ async fn follow_real_journald_where_available() {
         println!("skipped: journalctl cannot read the journal here: {e}");
     }
 }
+
+#[test]
+fn memory_stays_bounded_whatever_the_log_says() {
+    use super::aggregate::{MAX_DESTINATIONS, MAX_MEMORY_BYTES, MAX_NAME_BYTES};
+    let mut agg = Aggregator::new();
+    // Replies as long as a log line may be, names far longer than DNS allows, more
+    // destinations than are kept, each with an hour of minute buckets in use.
+    let raw = format!("421 4.7.0 {}", "x".repeat(16 * 1024));
+    let t0 = 1_800_000_000.0;
+    for i in 0..MAX_DESTINATIONS + 500 {
+        let domain = format!("{i}-{}.example", "d".repeat(400));
+        let relay = format!("{i}-{}.example[192.0.2.1]:25", "r".repeat(400));
+        for m in 0..60 {
+            agg.delivered(t0 + f64::from(m) * 60.0, Some(&domain), Some(&relay));
+        }
+        agg.record(
+            t0 + 3599.0,
+            &Record {
+                mta: Mta::Postfix,
+                queue_id: None,
+                side: Side::Remote,
+                relay: Some(Cow::Borrowed(&relay)),
+                domain: Some(&domain),
+                code: Some(421),
+                enhanced: Some("4.7.0"),
+                class: Class::RateLimit,
+                raw: &raw,
+            },
+        );
+    }
+    let bytes = agg.heap_bytes();
+    eprintln!(
+        "aggregator at its bound: {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
+    assert!(
+        bytes <= MAX_MEMORY_BYTES,
+        "{bytes} bytes > {MAX_MEMORY_BYTES}"
+    );
+    let report = agg.report(t0 + 3599.0, 3600.0, &Limits::new());
+    assert!(report.domains.len() <= MAX_DESTINATIONS);
+    let d = &report.domains[0];
+    assert!(d.name.len() <= MAX_NAME_BYTES);
+    let latest = d.latest.as_ref().expect("an example");
+    assert!(latest.text.len() <= crate::sanitize::STORED_TEXT_MAX_BYTES);
+    assert!(latest.text.ends_with('…'));
+}

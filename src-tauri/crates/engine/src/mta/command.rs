@@ -1,7 +1,13 @@
 //! External commands the way Postfix runs them: a fixed path and argument vector (no
 //! shell), a deadline after which the child is killed, and bounded output.
+//!
+//! Each command runs in a process group of its own and the deadline kills the whole
+//! group: a child that forked (a wrapper script, `postqueue` handing off to `showq`)
+//! would otherwise leave grandchildren running, and a grandchild that holds the
+//! output pipe would keep the read going long after the deadline.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -57,7 +63,7 @@ impl Watchdog {
             .spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(timeout) {
                     if let Ok(mut c) = child.lock() {
-                        let _ = c.kill();
+                        kill_group(&mut c);
                     }
                     if let Ok(mut f) = flag.lock() {
                         *f = true;
@@ -89,8 +95,23 @@ fn spawn(program: &Path, args: &[&str]) -> Result<Child, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("LC_ALL", "C")
+        // Its own group (pgid = its pid), so that the group can be killed.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))
+}
+
+/// SIGKILL to the child's process group (the child and everything it started that
+/// stayed in the group), then to the child itself in case it left the group. Called
+/// before the child is reaped, so its pid (the group's id) cannot have been reused.
+fn kill_group(c: &mut Child) {
+    if let Some(pgid) = i32::try_from(c.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    let _ = c.kill();
 }
 
 fn read_bounded(r: impl Read, max: usize) -> (Vec<u8>, bool) {
@@ -150,7 +171,7 @@ fn wait(child: &Arc<Mutex<Child>>, timeout: Duration) -> Option<i32> {
         }
         if start.elapsed() > timeout + Duration::from_secs(1) {
             if let Ok(mut c) = child.lock() {
-                let _ = c.kill();
+                kill_group(&mut c);
                 let _ = c.wait();
             }
             return None;
@@ -203,7 +224,7 @@ pub fn stream_lines(
                     if !on_line(&line) {
                         stopped = true;
                         if let Ok(mut c) = child.lock() {
-                            let _ = c.kill();
+                            kill_group(&mut c);
                         }
                         break;
                     }
@@ -314,6 +335,80 @@ mod tests {
         assert_eq!(lines, ["a", "b", "c"]);
         assert_eq!(end.skipped_long_lines, 1);
         assert_eq!(end.status, Some(0));
+    }
+
+    /// Whether `pid` is still running (a zombie waiting for its reaper is not).
+    fn running(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => false,
+            Ok(stat) => {
+                let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+                !state.starts_with('Z')
+            }
+        }
+    }
+
+    fn gone_soon(pid: i32) -> bool {
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if !running(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    // The shell is the test's: a child that forks a grandchild which would outlive
+    // it and which holds the output pipe open.
+    #[test]
+    fn a_timeout_kills_the_grandchildren_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("grandchild.pid");
+        let script = format!("sleep 60 & echo $! > {}; sleep 60", pid_file.display());
+        let start = Instant::now();
+        let r = run(
+            Path::new("/bin/sh"),
+            &["-c", &script],
+            Duration::from_millis(500),
+        );
+        assert!(r.expect_err("killed").contains("killed"));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "took {:?}: the grandchild held the pipe",
+            start.elapsed()
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("the shell wrote the grandchild's pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        assert!(gone_soon(pid), "grandchild {pid} outlived the timeout");
+    }
+
+    #[test]
+    fn a_stalled_stream_kills_the_grandchildren_too() {
+        let mut pid = None;
+        let start = Instant::now();
+        let end = stream_lines(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 60 & echo $!; sleep 60"],
+            Duration::from_millis(500),
+            100,
+            |l| {
+                pid = String::from_utf8_lossy(l).trim().parse::<i32>().ok();
+                true
+            },
+        )
+        .expect("sh runs");
+        assert!(end.killed_at_timeout);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        let pid = pid.expect("the shell said the grandchild's pid");
+        assert!(gone_soon(pid), "grandchild {pid} outlived the timeout");
     }
 
     #[test]

@@ -131,10 +131,11 @@ pub(super) async fn run(probe: &Probe) -> ProbeResult {
         total_ms,
         name: probe.spec.name.clone(),
         ts,
+        // Errors can quote the server (lettre puts its reply in them): bounded too.
         detail: if detail.is_empty() {
             None
         } else {
-            Some(detail.join("; "))
+            Some(crate::sanitize::for_storage(&detail.join("; ")))
         },
     }
 }

@@ -3,6 +3,10 @@
 //!
 //! lettre parses the lines and strips the `NNN-`/`NNN ` part; this module takes the
 //! enhanced status code off the front of each line.
+//!
+//! The text is kept at most [`crate::sanitize::STORED_TEXT_MAX_BYTES`]: a server may
+//! send up to 256 KiB in one reply, and every result is kept in memory (the probe log)
+//! and stored with every probe for a month.
 
 use lettre::transport::smtp::response::Response;
 
@@ -40,7 +44,7 @@ fn build<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> Reply {
     Reply {
         code,
         enhanced,
-        text: parts.join(" "),
+        text: crate::sanitize::for_storage(&parts.join(" ")),
     }
 }
 
@@ -86,6 +90,20 @@ mod tests {
         );
         assert_eq!(r.enhanced.as_deref(), Some("4.3.0"));
         assert_eq!(r.text, "Server busy try again later");
+    }
+
+    #[test]
+    fn a_huge_reply_is_kept_cut() {
+        let line = format!("4.3.0 {}", "busy ".repeat(50 * 1024));
+        let r = build(421, std::iter::repeat_n(line.as_str(), 1));
+        assert_eq!(r.enhanced.as_deref(), Some("4.3.0"));
+        assert!(r.text.starts_with("busy busy"));
+        assert!(
+            r.text.len() <= crate::sanitize::STORED_TEXT_MAX_BYTES,
+            "{} bytes kept",
+            r.text.len()
+        );
+        assert!(r.text.ends_with('…'));
     }
 
     #[test]

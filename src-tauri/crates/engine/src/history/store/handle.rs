@@ -125,12 +125,16 @@ impl History {
                 state.store = Some(outcome.store);
                 state.retry_at = None;
             }
-            Err(e) => self.degrade(state, format!("{e}"), now),
+            Err(e) => self.degrade(state, &e, now),
         }
     }
 
-    fn degrade(&self, state: &mut State, reason: String, now: Option<Ts>) {
-        let problem = format!("history is not being recorded: {reason}; monitoring continues");
+    fn degrade(&self, state: &mut State, e: &HistoryError, now: Option<Ts>) {
+        let problem = match e {
+            // Says it all: which file, who has it, and that this process goes on.
+            HistoryError::Locked { .. } => e.to_string(),
+            e => format!("history is not being recorded: {e}; monitoring continues"),
+        };
         if state.problem.is_none() && now.is_some() {
             tracing::warn!("{problem}");
         } else {
@@ -186,7 +190,7 @@ impl History {
                     // Reopening moves the damaged file aside.
                     state.store = None;
                 }
-                self.degrade(&mut state, format!("{e}"), Some(now));
+                self.degrade(&mut state, &e, Some(now));
             }
         }
     }

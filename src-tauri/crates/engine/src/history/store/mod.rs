@@ -8,13 +8,18 @@
 //!   `hour_days`. Roll-ups are computed incrementally for completed periods and old
 //!   rows pruned at most once a minute, all by the tick's own timestamp: the store has
 //!   no clock, so tests drive it with synthetic time.
-//! - A file that is not a database, or fails `quick_check`, is moved aside
+//! - The file is identified before anything is written to it (`file.rs`): only a new
+//!   file or Headroom's own (`PRAGMA application_id` "HdRm") is opened; another
+//!   program's file is refused and left untouched. One process writes at a time
+//!   (`<file>.lock`); a second one runs without history and says why.
+//! - A Headroom file that fails `quick_check` or reads as damaged is moved aside
 //!   (`history.sqlite3.corrupt-<unix-ts>`) and a fresh one created; [`OpenOutcome`]
 //!   says so, so the window can tell the user.
 //!
 //! [`History`] wraps a store for the app and the CLI: shared, never fatal, degraded with
 //! a reason when the disk is full or the directory unwritable, retrying a minute later.
 
+mod file;
 mod handle;
 mod query;
 mod rollup;
@@ -32,6 +37,7 @@ use crate::probe::ProbeResult;
 use crate::tick::Tick;
 use crate::time::Ts;
 
+pub use file::APPLICATION_ID;
 pub use handle::{History, HistoryStatus};
 pub use query::Resolution;
 pub use rollup::Rollup;
@@ -97,6 +103,13 @@ pub enum HistoryError {
     /// History is off or could not be opened; the reason is in the message.
     #[error("{0}")]
     Unavailable(String),
+    /// The configured file is not Headroom's (another program's database, a text
+    /// file, a directory): refused and left untouched.
+    #[error("history {}: {why}; Headroom leaves it untouched and records no history — set [history] path to another file", path.display())]
+    NotOurs { path: PathBuf, why: String },
+    /// Another process holds the writer's lock.
+    #[error("history {} is being written by another Headroom process ({}); this one runs without history", path.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked { path: PathBuf, pid: Option<u32> },
 }
 
 impl HistoryError {
@@ -119,6 +132,8 @@ impl HistoryError {
             HistoryError::Io { .. } => "history_io",
             HistoryError::Corrupt(_) => "history_corrupt",
             HistoryError::Unavailable(_) => "history_unavailable",
+            HistoryError::NotOurs { .. } => "history_not_ours",
+            HistoryError::Locked { .. } => "history_locked",
         }
     }
 }
@@ -212,34 +227,98 @@ pub struct Store {
     last_prune: Option<Ts>,
     /// The newest probe result stored per target: the snapshot repeats it every tick.
     probes_seen: HashMap<String, Ts>,
+    /// This process is the file's one writer while it holds this (`None`: a reader).
+    _lock: Option<file::WriterLock>,
 }
 
 impl Store {
-    /// Opens (creating it and its directory when missing) the history at `path`. A
-    /// damaged file is moved aside and replaced by a fresh one, which the outcome
-    /// reports for the caller to show; any other failure (permissions, a full disk)
-    /// is an error and leaves the file alone.
+    /// Opens (creating it and its directory when missing) the history at `path` as
+    /// its one writer. A damaged Headroom file is moved aside and replaced by a fresh
+    /// one, which the outcome reports for the caller to show. A file that is not
+    /// Headroom's ([`HistoryError::NotOurs`]), a file another process is writing
+    /// ([`HistoryError::Locked`]) and any other failure (permissions, a full disk) are
+    /// errors and leave the file alone.
     pub fn open(path: &Path, retention: Retention) -> Result<OpenOutcome, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Io {
+            file::create_private_dir(dir).map_err(|source| HistoryError::Io {
                 context: format!("cannot create the history directory {}", dir.display()),
                 source,
             })?;
         }
-        match Store::open_checked(path, retention) {
-            Ok(store) => Ok(OpenOutcome {
-                store,
-                recovered_from: None,
-            }),
-            Err(e) if e.is_corruption() => {
-                let aside = move_aside(path)?;
-                tracing::debug!("history {} is damaged: {e}", path.display());
-                Ok(OpenOutcome {
-                    store: Store::open_checked(path, retention)?,
-                    recovered_from: Some(aside),
+        // Before anything is judged: only the lock holder may move a file aside.
+        let lock = file::WriterLock::acquire(path)?;
+        let identity = file::identify(path, &expected_objects()?)?;
+        let create = |path: &Path| {
+            file::create_private_file(path).map_err(|source| HistoryError::Io {
+                context: format!("cannot create the history {}", path.display()),
+                source,
+            })
+        };
+        match &identity {
+            file::Identity::Foreign(why) => {
+                return Err(HistoryError::NotOurs {
+                    path: path.to_path_buf(),
+                    why: why.clone(),
                 })
             }
-            Err(e) => Err(with_os_reason(path, e)),
+            file::Identity::New => create(path)?,
+            file::Identity::Ours | file::Identity::Legacy => {}
+        }
+        let (store, recovered_from) = match Store::open_checked(path, retention) {
+            Ok(store) => (store, None),
+            Err(e) if e.is_corruption() && identity.is_ours() => {
+                let aside = move_aside(path)?;
+                tracing::debug!("history {} is damaged: {e}", path.display());
+                create(path)?;
+                (Store::open_checked(path, retention)?, Some(aside))
+            }
+            Err(e) => return Err(with_os_reason(path, e)),
+        };
+        file::make_private(path);
+        Ok(OpenOutcome {
+            store: Store {
+                _lock: Some(lock),
+                ..store
+            },
+            recovered_from,
+        })
+    }
+
+    /// Opens Headroom's history at `path` read-only, beside the process that writes it
+    /// (no lock, no creation, nothing moved): for looking at a live history from
+    /// outside, as tests and tools do.
+    pub fn open_read_only(path: &Path, retention: Retention) -> Result<Store, HistoryError> {
+        let at = || format!("history {}", path.display());
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(at)?;
+        conn.busy_timeout(BUSY_TIMEOUT).ctx(at)?;
+        let id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .ctx(at)?;
+        if id != APPLICATION_ID {
+            return Err(HistoryError::NotOurs {
+                path: path.to_path_buf(),
+                why: format!("has application_id {id:#010x}, not Headroom's"),
+            });
+        }
+        let mut store = Store::with_connection(conn, path, retention);
+        store.load_metrics()?;
+        Ok(store)
+    }
+
+    fn with_connection(conn: Connection, path: &Path, retention: Retention) -> Store {
+        Store {
+            conn,
+            path: path.to_path_buf(),
+            retention,
+            metric_ids: HashMap::new(),
+            rollup: None,
+            last_prune: None,
+            probes_seen: HashMap::new(),
+            _lock: None,
         }
     }
 
@@ -273,14 +352,16 @@ impl Store {
         };
         let mut v = version(&conn)?;
         if v == 0 {
-            // Under the write lock, and checked again: another process (a second
-            // Headroom, a reader) may be creating the same file right now.
+            // Under SQLite's write lock, and checked again: a reader of the file (not
+            // a writer: those hold the lock file) must not see half a schema.
             let ctx = || format!("cannot create the history schema in {}", path.display());
             conn.execute_batch("BEGIN IMMEDIATE").ctx(ctx)?;
             v = version(&conn)?;
             let created = if v == 0 {
-                conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};"))
-                    .and_then(|_| conn.execute_batch("COMMIT"))
+                conn.execute_batch(&format!(
+                    "{SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+                ))
+                .and_then(|_| conn.execute_batch("COMMIT"))
             } else {
                 conn.execute_batch("COMMIT")
             };
@@ -300,15 +381,15 @@ impl Store {
             )))
             }
         }
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            retention,
-            metric_ids: HashMap::new(),
-            rollup: None,
-            last_prune: None,
-            probes_seen: HashMap::new(),
-        };
+        // A Headroom file from before the id (identified by its tables): stamp it.
+        let id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .ctx(at)?;
+        if id == 0 {
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .ctx(|| format!("cannot stamp the history {}", path.display()))?;
+        }
+        let mut store = Store::with_connection(conn, path, retention);
         store.load_metrics()?;
         Ok(store)
     }
@@ -504,6 +585,14 @@ fn insert_probe(tx: &Transaction<'_>, r: &ProbeResult) -> Result<(), HistoryErro
     Ok(())
 }
 
+/// The schema's objects as `type name` lines, as [`file::identify`] compares them.
+fn expected_objects() -> Result<Vec<String>, HistoryError> {
+    let ctx = || "the history schema".to_string();
+    let conn = Connection::open_in_memory().ctx(ctx)?;
+    conn.execute_batch(SCHEMA).ctx(ctx)?;
+    file::schema_objects(&conn).ctx(ctx)
+}
+
 /// SQLite says only "unable to open database file" or "attempt to write a readonly
 /// database": ask the OS why (read-only filesystem, permission denied, no space).
 fn with_os_reason(path: &Path, e: HistoryError) -> HistoryError {
@@ -557,11 +646,7 @@ fn move_aside(path: &Path) -> Result<PathBuf, HistoryError> {
         context: format!("cannot move the damaged history {} aside", path.display()),
         source,
     })?;
-    let side = |suffix: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        PathBuf::from(p)
-    };
+    let side = |suffix: &str| file::side_file(path, suffix);
     let wal = side("-wal");
     if wal.exists() {
         let mut to = aside.as_os_str().to_owned();
