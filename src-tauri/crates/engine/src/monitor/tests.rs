@@ -248,3 +248,64 @@ async fn reconfigure_applies_thresholds_and_interval_without_a_restart() {
         [(None, Level::Ok), (Some(Level::Ok), Level::Warning)]
     );
 }
+
+/// A sink with a bug: it panics on the third tick, as any sink or source could.
+struct PanicsOnThirdTick(usize);
+
+impl Sink for PanicsOnThirdTick {
+    fn on_tick(&mut self, _tick: &Tick) {
+        self.0 += 1;
+        assert!(self.0 < 3, "a sink bug on tick {}", self.0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_monitor_that_dies_is_reported_not_left_showing_its_last_status() {
+    let (mut m, _, _) = monitor(config(1.0), vec![Some(10.0)]);
+    m.add_sink(Box::new(PanicsOnThirdTick(0)));
+    let told = Arc::new(Mutex::new(None::<String>));
+    let t = told.clone();
+    let cancel = CancellationToken::new();
+    let (handle, supervised) = crate::runtime::supervise(m, cancel.clone(), move |why| {
+        *t.lock().expect("lock") = Some(why);
+    });
+    assert_eq!(handle.stopped(), None);
+    tokio::time::timeout(Duration::from_secs(60), supervised)
+        .await
+        .expect("the supervisor returns when the monitor dies");
+    let why = told
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("on_stop was called");
+    assert!(why.contains("a sink bug on tick 3"), "{why}");
+    assert_eq!(handle.stopped(), Some(why));
+    // A monitor stopped on purpose is not reported.
+    let (m, _, _) = monitor(config(1.0), vec![Some(10.0)]);
+    let cancel = CancellationToken::new();
+    let called = Arc::new(AtomicUsize::new(0));
+    let c = called.clone();
+    let (handle, supervised) = crate::runtime::supervise(m, cancel.clone(), move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    let run = tokio::spawn(supervised);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cancel.cancel();
+    run.await.expect("supervisor ends");
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+    assert_eq!(handle.stopped(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interval_no_timer_can_hold_does_not_panic_the_monitor() {
+    // Config validation refuses it; the monitor must not panic if one gets through.
+    let mut c = config(1.0);
+    c.monitor.interval_secs = 1e20;
+    let (m, reads, _) = monitor(c, vec![Some(10.0)]);
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(m.run(cancel.clone()));
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    cancel.cancel();
+    run.await.expect("no panic");
+    assert!(reads.load(Ordering::SeqCst) >= 1);
+}
