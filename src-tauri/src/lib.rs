@@ -69,6 +69,14 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
     let hidden = options.hidden;
     let setup_state = state.clone();
     let app = builder
+        // First plugin, as the plugin asks: a second launch (double probes,
+        // notifications and tray icons otherwise) hands over to this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("Headroom was launched again: showing the dashboard of this one");
+            if let Err(e) = open_dashboard(app) {
+                tracing::warn!("cannot show the dashboard: {e}");
+            }
+        }))
         .manage(state.clone())
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
