@@ -69,6 +69,21 @@ impl Source {
     }
 }
 
+/// When an item may be critical. Critical means the server refuses or stalls mail at
+/// the limit; what is only context (a busy CPU, a full memory on a server that refuses
+/// nothing for it) may warn but never goes critical on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Critical {
+    /// Crossing the limit is a refusal or a stall (process slots, per-client limit,
+    /// queue space, a probe that is refused).
+    Always,
+    /// Only when the limit is the server's own refusal point (load against Exim's
+    /// smtp_load_reserve or Sendmail's RefuseLA; against the core count it is context).
+    WhenTheServerRefusesAtIt,
+    /// Context: warning at most.
+    Never,
+}
+
 /// Everything about one item.
 #[derive(Debug, Clone, Copy)]
 pub struct ItemInfo {
@@ -85,9 +100,11 @@ pub struct ItemInfo {
     /// Whether a time-to-limit forecast means something: true for quantities that
     /// accumulate (processes, queues, space), false for rates that swing (CPU, I/O).
     pub forecast: bool,
+    pub critical: Critical,
     pub fix: &'static str,
 }
 
+use Critical as C;
 use ItemId as I;
 use Source as S;
 use Unit as U;
@@ -109,8 +126,14 @@ const fn row(
         source,
         smoothing_s: None,
         forecast,
+        critical: C::Always,
         fix,
     }
+}
+
+const fn context(mut info: ItemInfo, critical: Critical) -> ItemInfo {
+    info.critical = critical;
+    info
 }
 
 const fn smoothed(mut info: ItemInfo, seconds: f64) -> ItemInfo {
@@ -136,18 +159,18 @@ pub const ITEMS: [ItemInfo; 16] = [
         "read the top delay reasons (postqueue -j, qshape deferred) and fix the destinations that defer"),
     row(I::OldestMessage, "oldest queued message", "Oldest queued message", U::Seconds, S::Mta, true,
         "a message is close to maximal_queue_lifetime: check why its destination defers"),
-    smoothed(row(I::Cpu, "CPU", "CPU", U::Percent, S::Host, false,
-        "find the busy processes (top); content filters and TLS handshakes are the usual cost on a mail host"), 60.0),
-    row(I::Memory, "memory", "Memory", U::Bytes, S::Host, true,
-        "find what grows (ps aux --sort=-rss); lower process limits of heavy filters or add memory"),
-    row(I::Swap, "swap", "Swap", U::Bytes, S::Host, true,
-        "the host is short of memory and swapping: reduce concurrency of heavy filters or add memory"),
-    row(I::Load, "load average", "Load average", U::Load, S::Host, false,
-        "more runnable tasks than cores: check CPU and I/O wait; Exim refuses mail above smtp_load_reserve"),
-    smoothed(row(I::DiskIo, "disk I/O", "Disk I/O", U::Percent, S::Host, false,
-        "the disk is saturated: queue file writes will slow acceptance; check iotop and move the queue to a faster device"), 60.0),
-    row(I::ProbeLatency, "probe latency", "Probe latency", U::Millis, S::Probe, true,
-        "the server answers slowly: check CPU, I/O and DNS lookups of smtpd, and the number of busy smtpd processes"),
+    context(smoothed(row(I::Cpu, "CPU", "CPU", U::Percent, S::Host, false,
+        "find the busy processes (top); content filters and TLS handshakes are the usual cost on a mail host"), 60.0), C::Never),
+    context(row(I::Memory, "memory", "Memory", U::Bytes, S::Host, true,
+        "find what grows (ps aux --sort=-rss); lower process limits of heavy filters or add memory"), C::Never),
+    context(row(I::Swap, "swap", "Swap", U::Bytes, S::Host, true,
+        "the host is short of memory and swapping: reduce concurrency of heavy filters or add memory"), C::Never),
+    context(row(I::Load, "load average", "Load average", U::Load, S::Host, false,
+        "more runnable tasks than cores: check CPU and I/O wait; Exim refuses mail above smtp_load_reserve"), C::WhenTheServerRefusesAtIt),
+    context(smoothed(row(I::DiskIo, "disk I/O", "Disk I/O", U::Percent, S::Host, false,
+        "the disk is saturated: queue file writes will slow acceptance; check iotop and move the queue to a faster device"), 60.0), C::Never),
+    context(row(I::ProbeLatency, "probe latency", "Probe latency", U::Millis, S::Probe, true,
+        "the server answers slowly: check CPU, I/O and DNS lookups of smtpd, and the number of busy smtpd processes"), C::Never),
     row(I::ProbeFailures, "consecutive probe failures", "Consecutive probe failures", U::Count, S::Probe, false,
         "the server does not answer probes: read the probe log for the reply and its explanation"),
     row(I::RemoteThrottling, "remote throttling", "Remote throttling", U::Count, S::Maillog, false,
@@ -276,6 +299,25 @@ mod tests {
             assert_eq!(ItemId::parse(id.as_str()), Some(id));
         }
         assert_eq!(ItemId::parse("cpuu"), None);
+    }
+
+    #[test]
+    fn host_resources_are_context_unless_the_server_refuses_at_them() {
+        for id in [ItemId::Cpu, ItemId::Memory, ItemId::Swap, ItemId::DiskIo] {
+            assert_eq!(id.info().critical, Critical::Never, "{id}");
+        }
+        assert_eq!(
+            ItemId::Load.info().critical,
+            Critical::WhenTheServerRefusesAtIt
+        );
+        for id in [
+            ItemId::SmtpdProcesses,
+            ItemId::ClientConnections,
+            ItemId::QueueDisk,
+            ItemId::ProbeFailures,
+        ] {
+            assert_eq!(id.info().critical, Critical::Always, "{id}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Thresholds;
-use crate::item::ItemId;
+use crate::item::{Critical, ItemId, Source};
 use crate::snapshot::Snapshot;
 use crate::time::Ts;
 
@@ -124,6 +124,8 @@ pub fn describe(i: &Item) -> String {
             format_value(info.unit, l),
             i.ratio.unwrap_or(0.0) * 100.0
         ),
+        // A stopped server: nothing to count, the whole limit refused.
+        (None, Some(l)) => format!("{} —/{}", info.label, format_value(info.unit, l)),
         _ => format!("{} unknown", info.label),
     };
     if !i.detail.is_empty() {
@@ -222,11 +224,19 @@ impl Assessor {
         }));
         let mut items = Vec::with_capacity(inputs.len());
         let mut transitions = Vec::new();
+        let mta_down = snap.mta.as_ref().is_some_and(|m| !m.is_running());
+        let server_refuses_on_load = snap.mta.as_ref().is_some_and(|m| m.refuse_load.is_some());
         for input in inputs {
             let (warn, crit) = t.for_item(input.id);
+            let may_be_critical = match input.id.info().critical {
+                Critical::Always => true,
+                Critical::WhenTheServerRefusesAtIt => server_refuses_on_load,
+                Critical::Never => false,
+            };
             let rules = LevelRules {
                 warn_ratio: warn,
-                crit_ratio: crit,
+                // Context never reaches critical: its level stops at warning.
+                crit_ratio: if may_be_critical { crit } else { f64::INFINITY },
                 horizon_s: t.forecast_horizon_mins * 60.0,
                 hysteresis: t.hysteresis,
                 min_dwell_s: t.min_dwell_secs,
@@ -234,11 +244,34 @@ impl Assessor {
             let forecast_s = self.forecast(&input, ts);
             let mut input = input;
             self.smooth(&mut input, ts);
+            if !may_be_critical
+                && matches!((input.used, input.limit), (Some(u), Some(l)) if l > 0.0 && u / l >= crit)
+            {
+                input
+                    .detail
+                    .push_str(if input.detail.is_empty() { "" } else { "; " });
+                input.detail.push_str(
+                    "context, not a refusal: the mail server refuses nothing at this limit, so it warns but is never critical on its own",
+                );
+            }
             let ratio = match (input.used, input.limit) {
                 (Some(u), Some(l)) if l > 0.0 => Some(u / l),
                 _ => None,
             };
-            let reading = Reading { ratio, forecast_s };
+            // A stopped server has no use to report, but what it refuses is known: the
+            // whole limit. Critical, with no made-up value for charts and perfdata.
+            let at_limit_because_down = mta_down
+                && input.id.info().source == Source::Mta
+                && input.used.is_none()
+                && input.limit.is_some();
+            let reading = Reading {
+                ratio: if at_limit_because_down {
+                    Some(f64::INFINITY)
+                } else {
+                    ratio
+                },
+                forecast_s,
+            };
             let (level, previous, changed) = match self.trackers.get_mut(&input.id) {
                 Some(tr) => {
                     let prev = tr.update(&rules, reading, ts);

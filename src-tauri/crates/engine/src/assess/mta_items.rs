@@ -57,7 +57,8 @@ fn processes(m: &MtaSample) -> ItemInput {
         .collect();
     if let MtaState::Down { reason } = &m.state {
         let down = format!("mail system is down: {reason}");
-        // Down means no process slot can take a client: the whole limit is gone.
+        // Down means no process slot can take a client: the whole limit is gone. There
+        // is no use to report (none is made up): assess makes it critical.
         return match with_limit
             .iter()
             .filter_map(|s| s.process_limit.value)
@@ -65,7 +66,7 @@ fn processes(m: &MtaSample) -> ItemInput {
         {
             Some(l) => ItemInput {
                 id: ItemId::SmtpdProcesses,
-                used: Some(l as f64),
+                used: None,
                 limit: Some(l as f64),
                 detail: format!("{down}; no {} can accept mail", m.kind.session_process()),
             },
@@ -429,7 +430,7 @@ mod tests {
         };
         let v = items(&snap(m), &Thresholds::default());
         let p = find(&v, "smtpd_processes");
-        assert_eq!(p.used, p.limit);
+        assert_eq!((p.used, p.limit), (None, Some(10.0)));
         assert!(p.detail.starts_with("mail system is down"));
     }
 

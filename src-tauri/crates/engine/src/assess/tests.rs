@@ -133,9 +133,15 @@ fn a_clock_jump_does_not_invent_a_forecast() {
 fn summary_names_the_worst_item() {
     let mut a = Assessor::new();
     let (asmt, _) = a.assess(&snap(1.0, 97.0, 100), &Thresholds::default());
-    assert_eq!(asmt.status, Level::Critical);
+    // The CPU is context (nothing refuses mail for it): warning, not critical.
+    assert_eq!(asmt.status, Level::Warning);
     assert!(
-        asmt.summary().starts_with("critical: CPU 97%/100%"),
+        asmt.summary().starts_with("warning: CPU 97%/100%"),
+        "{}",
+        asmt.summary()
+    );
+    assert!(
+        asmt.summary().contains("never critical on its own"),
         "{}",
         asmt.summary()
     );
@@ -151,14 +157,15 @@ fn a_short_cpu_burst_does_not_raise_the_level_but_a_sustained_one_does() {
         let (asmt, _) = a.assess(&snap(i as f64, cpu, 100), &t);
         assert_eq!(item(&asmt, "cpu").level, Level::Ok, "at {i} s");
     }
-    // Pinned for a whole minute: critical, with the raw figure in the detail.
+    // Pinned for a whole minute: warning (the CPU is context, never critical on its
+    // own), with the raw figure in the detail.
     let mut last = None;
     for i in 60..125 {
         last = Some(a.assess(&snap(i as f64, 100.0, 100), &t).0);
     }
     let asmt = last.expect("assessed");
     let cpu = item(&asmt, "cpu");
-    assert_eq!(cpu.level, Level::Critical);
+    assert_eq!(cpu.level, Level::Warning);
     assert!(cpu.detail.contains("now 100%"), "{}", cpu.detail);
 }
 
@@ -453,4 +460,45 @@ fn a_stopped_mail_server_is_told_to_start_not_to_raise_maxproc() {
         ..i
     };
     assert!(super::transition_message(&busy, Some(Level::Ok)).contains("raise maxproc"));
+}
+
+#[test]
+fn load_is_critical_only_against_the_servers_own_refusal_point() {
+    let t = Thresholds::default();
+    // 1.96 on 2 cores on a Postfix host: Postfix refuses nothing on load.
+    let mut s = postfix_snap(1.0, 3);
+    if let Some(h) = s.host.as_mut() {
+        h.load = Some([1.96, 1.9, 1.8]);
+        h.cores = 2;
+    }
+    let (asmt, _) = Assessor::new().assess(&s, &t);
+    let load = item(&asmt, "load");
+    assert_eq!(load.level, Level::Warning, "{}", load.detail);
+    assert!(load.detail.contains("context"), "{}", load.detail);
+    // Exim refusing at smtp_load_reserve 2: at the refusal point it is critical.
+    if let Some(m) = s.mta.as_mut() {
+        m.refuse_load = Some((2.0, "smtp_load_reserve".into()));
+    }
+    let (asmt, _) = Assessor::new().assess(&s, &t);
+    assert_eq!(item(&asmt, "load").level, Level::Critical);
+}
+
+#[test]
+fn a_stopped_mail_server_is_critical_with_no_made_up_use() {
+    let mut s = postfix_snap(1.0, 0);
+    if let Some(m) = s.mta.as_mut() {
+        m.state = crate::mta::MtaState::Down {
+            reason: "no Postfix master process".into(),
+        };
+    }
+    let (asmt, tr) = Assessor::new().assess(&s, &Thresholds::default());
+    let p = item(&asmt, "smtpd_processes");
+    assert_eq!(p.level, Level::Critical);
+    assert_eq!((p.used, p.limit, p.ratio), (None, Some(20.0), None));
+    assert!(p.detail.contains("mail system is down"), "{}", p.detail);
+    let t = tr
+        .iter()
+        .find(|t| t.item == "smtpd_processes")
+        .expect("a transition");
+    assert!(t.message.contains("start the mail server"), "{}", t.message);
 }
