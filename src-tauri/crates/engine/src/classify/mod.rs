@@ -1,12 +1,15 @@
 //! One taxonomy of SMTP replies, shared by probes and mail-log lines (DESIGN.md,
 //! "Classes"). Matching uses the enhanced code first and the text second: Exim's
 //! capacity replies carry no enhanced code, and generic codes such as 4.7.0 are used
-//! by receivers for both connection limits and rate limits.
+//! by receivers for both connection limits and rate limits. Beside the class, a
+//! [`Reason`] says why when the reply names a cause (docs/CLASSIFY.md).
 
+mod reason;
 mod reply;
 
 use serde::{Deserialize, Serialize};
 
+pub use reason::Reason;
 pub use reply::{enhanced_after_code, enhanced_len, reply_code, split_enhanced, Reply};
 
 /// The class of an SMTP reply or connection outcome. Names are a contract.
@@ -94,8 +97,24 @@ impl Side {
     }
 }
 
-/// Classifies one reply. `code` 0 means there was no reply at all (a connection
-/// outcome such as `Connection refused`): then the text alone decides.
+/// What a reply is (its class) and, when it names one, why (its reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Classification {
+    pub class: Class,
+    pub reason: Option<Reason>,
+}
+
+/// Classifies one reply: class and reason. `code` 0 means there was no reply at all
+/// (a connection outcome such as `Connection refused`): then the text alone decides.
+pub fn classify_reply(code: u16, enhanced: Option<&str>, text: &str) -> Classification {
+    let class = classify(code, enhanced, text);
+    Classification {
+        class,
+        reason: reason::reason(code, enhanced, text, class),
+    }
+}
+
+/// The class of one reply (see [`classify_reply`] for the reason too).
 pub fn classify(code: u16, enhanced: Option<&str>, text: &str) -> Class {
     match code {
         200..=399 => return Class::Ok,
@@ -111,6 +130,9 @@ pub fn classify(code: u16, enhanced: Option<&str>, text: &str) -> Class {
         if let Some(c) = enhanced.and_then(Enhanced::specific_class) {
             return c;
         }
+        if let Some(c) = provider_class(&lower) {
+            return c;
+        }
     }
     if let Some(c) = text_class(&lower) {
         return c;
@@ -120,10 +142,20 @@ pub fn classify(code: u16, enhanced: Option<&str>, text: &str) -> Class {
             return c;
         }
     }
+    // RFC 5321's own 421 text: the receiver closes the channel, nothing more said.
+    if code == 421 && lower.contains("service not available") {
+        return Class::ResourceShortage;
+    }
     match enhanced {
         Some(e) if e.is(4, 3, 0) => Class::ResourceShortage,
         _ => Class::Other,
     }
+}
+
+/// Reason of a reply whose class is already known (mail-log records keep the class
+/// they were parsed with).
+pub fn reason_of(code: u16, enhanced: Option<&str>, text: &str, class: Class) -> Option<Reason> {
+    reason::reason(code, enhanced, text, class)
 }
 
 /// Classifies a text that carries no SMTP reply (Postfix's `connect to …: Connection
@@ -133,6 +165,7 @@ pub fn classify_outcome(text: &str) -> Option<Class> {
     text_class(&lower).or_else(|| outcome_class(&lower))
 }
 
+/// An enhanced status code as numbers (`4.7.650` → 4, 7, 650).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Enhanced {
     class: u16,
@@ -182,6 +215,23 @@ impl Enhanced {
     }
 }
 
+/// The big receivers' own codes, in the text where the enhanced code is absent or
+/// generic (docs/CLASSIFY.md names the page each comes from).
+fn provider_class(lower: &str) -> Option<Class> {
+    // Microsoft: "exceeded the rate limit allowed" (RP-001, per connection RP-002),
+    // "exceeded the connection limit allowed" (RP-003).
+    if contains_word(lower, "rp-003") {
+        Some(Class::ConnectionLimit)
+    } else if contains_word(lower, "rp-001") || contains_word(lower, "rp-002") {
+        Some(Class::RateLimit)
+    // Yahoo: "[TS01] Messages from … temporarily deferred", "[TSS04] …".
+    } else if contains_any(lower, &["[ts01]", "[ts02]", "[ts03]", "[tss0"]) {
+        Some(Class::RateLimit)
+    } else {
+        None
+    }
+}
+
 const GREYLISTING: &[&str] = &["greylist", "graylist", "grey-list", "gray-list"];
 
 const CONNECTION_LIMIT: &[&str] = &[
@@ -202,7 +252,6 @@ const RATE_LIMIT: &[&str] = &[
     "throttl",
     "too quickly",
     "unusual rate",
-    "[tss0",
     "unexpected volume",
     "sending rate",
     "too many messages",
@@ -225,6 +274,8 @@ const RESOURCE_SHORTAGE: &[&str] = &[
     "temporary system problem",
     "server busy",
     "system busy",
+    // Yahoo: "Resources temporarily unavailable. Please try again later".
+    "resources temporarily unavailable",
 ];
 
 const TIMEOUT: &[&str] = &[
@@ -269,6 +320,18 @@ const NETWORK: &[&str] = &[
 
 fn contains_any(lower: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| lower.contains(n))
+}
+
+/// `word` in `lower` with no letter or digit on either side (`spf` but not `spfbl`,
+/// `rp-001` but not `grp-0011`).
+fn contains_word(lower: &str, word: &str) -> bool {
+    let b = lower.as_bytes();
+    lower.match_indices(word).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + word.len()).copied();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 /// Capacity families recognised from the text (replies with or without a code).

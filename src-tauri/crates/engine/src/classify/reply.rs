@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{classify, Class};
+use super::{classify_reply, Class, Classification};
 
 /// An SMTP reply: all lines joined with a space, `NNN-x.y.z ` / `NNN ` prefixes removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -67,7 +67,12 @@ impl Reply {
     }
 
     pub fn class(&self) -> Class {
-        classify(self.code, self.enhanced.as_deref(), &self.text)
+        self.classification().class
+    }
+
+    /// Class and reason (DESIGN.md taxonomy, docs/CLASSIFY.md reasons).
+    pub fn classification(&self) -> Classification {
+        classify_reply(self.code, self.enhanced.as_deref(), &self.text)
     }
 }
 

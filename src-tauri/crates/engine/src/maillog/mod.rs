@@ -32,7 +32,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 pub use crate::classify::Side;
-use crate::classify::{Class, Reply};
+use crate::classify::{reason_of, Class, Reason, Reply};
 
 pub use aggregate::{
     Aggregator, ClassCount, DestinationReport, Example, MaillogReport, Observed, SharedAggregator,
@@ -88,6 +88,12 @@ impl Record<'_> {
         self.raw.trim().to_string()
     }
 
+    /// Why, when the reply names a cause (docs/CLASSIFY.md): computed on demand, so
+    /// lines that only feed the counts cost nothing more.
+    pub fn reason(&self) -> Option<Reason> {
+        reason_of(self.code.unwrap_or(0), self.enhanced, self.raw, self.class)
+    }
+
     /// The owned form printed by `headroom-cli classify --json` (field order is the contract).
     pub fn to_deferral(&self, line: u64) -> Deferral {
         Deferral {
@@ -100,6 +106,7 @@ impl Record<'_> {
             code: self.code,
             enhanced: self.enhanced.map(str::to_string),
             class: self.class,
+            reason: self.reason(),
             text: self.text(),
         }
     }
@@ -117,6 +124,8 @@ pub struct Deferral {
     pub code: Option<u16>,
     pub enhanced: Option<String>,
     pub class: Class,
+    /// Additive to DESIGN.md's fields: the cause, or null (docs/CLASSIFY.md).
+    pub reason: Option<Reason>,
     pub text: String,
 }
 
