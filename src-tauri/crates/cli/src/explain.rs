@@ -26,6 +26,9 @@ pub fn run_explain(code: &str, enhanced: Option<&str>) -> u8 {
     let x = explain(code, enhanced, &limits);
     println!("{}", x.meaning);
     println!("class: {}", x.class);
+    if let Some(r) = x.reason {
+        println!("reason: {r}");
+    }
     if !x.causes.is_empty() {
         println!("\nlikely causes:");
         for c in &x.causes {
