@@ -89,9 +89,10 @@ impl Record<'_> {
     }
 
     /// Why, when the reply names a cause (docs/CLASSIFY.md): computed on demand, so
-    /// lines that only feed the counts cost nothing more.
+    /// lines that only feed the counts cost nothing more. Read from the joined text:
+    /// a continuation prefix can fall inside a phrase ("PTR 451-4.7.23 record").
     pub fn reason(&self) -> Option<Reason> {
-        reason_of(self.code.unwrap_or(0), self.enhanced, self.raw, self.class)
+        reason_of(self.code.unwrap_or(0), self.enhanced, &self.text(), self.class)
     }
 
     /// The owned form printed by `headroom-cli classify --json` (field order is the contract).
