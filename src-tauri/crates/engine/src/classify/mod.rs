@@ -218,14 +218,14 @@ impl Enhanced {
 /// The big receivers' own codes, in the text where the enhanced code is absent or
 /// generic (docs/CLASSIFY.md names the page each comes from).
 fn provider_class(lower: &str) -> Option<Class> {
-    // Microsoft: "exceeded the rate limit allowed" (RP-001, per connection RP-002),
-    // "exceeded the connection limit allowed" (RP-003).
+    // Microsoft: "exceeded the connection limit allowed" (RP-003), "exceeded the rate
+    // limit allowed" (RP-001, per connection RP-002).
+    let microsoft_rate = contains_word(lower, "rp-001") || contains_word(lower, "rp-002");
+    // Yahoo: "[TS01] Messages from … temporarily deferred", "[TSS04] …".
+    let yahoo = contains_any(lower, &["[ts01]", "[ts02]", "[ts03]", "[tss0"]);
     if contains_word(lower, "rp-003") {
         Some(Class::ConnectionLimit)
-    } else if contains_word(lower, "rp-001") || contains_word(lower, "rp-002") {
-        Some(Class::RateLimit)
-    // Yahoo: "[TS01] Messages from … temporarily deferred", "[TSS04] …".
-    } else if contains_any(lower, &["[ts01]", "[ts02]", "[ts03]", "[tss0"]) {
+    } else if microsoft_rate || yahoo {
         Some(Class::RateLimit)
     } else {
         None
