@@ -92,7 +92,12 @@ impl Record<'_> {
     /// lines that only feed the counts cost nothing more. Read from the joined text:
     /// a continuation prefix can fall inside a phrase ("PTR 451-4.7.23 record").
     pub fn reason(&self) -> Option<Reason> {
-        reason_of(self.code.unwrap_or(0), self.enhanced, &self.text(), self.class)
+        reason_of(
+            self.code.unwrap_or(0),
+            self.enhanced,
+            &self.text(),
+            self.class,
+        )
     }
 
     /// The owned form printed by `headroom-cli classify --json` (field order is the contract).
