@@ -86,6 +86,7 @@ fn classify_json_prints_one_contract_object_per_failure_line() {
     assert_eq!(g["code"], 421);
     assert_eq!(g["enhanced"], "4.7.28");
     assert_eq!(g["class"], "rate_limit");
+    assert_eq!(g["reason"], "volume");
     assert!(g["text"].as_str().expect("text").starts_with(
         "Gmail has detected an unusual rate of unsolicited mail. To protect our users"
     ));
@@ -111,7 +112,10 @@ fn classify_json_prints_one_contract_object_per_failure_line() {
         ),
         (Some("exim"), Some("rate_limit"), Some("4.7.0"))
     );
+    assert_eq!(s["reason"], "busy");
     assert_eq!(recs[3]["class"], "greylisting");
+    // Greylisting names no cause: the field is there, and null.
+    assert!(recs[3]["reason"].is_null(), "{}", recs[3]);
     // Bad lines are skipped and counted, never fatal.
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -228,6 +232,52 @@ fn explain_names_meaning_causes_and_fixes() {
 
     let o = cli(&["explain", "450", "4.2.0"], None);
     assert!(stdout(&o).contains("4.2.0: persistent transient failure"));
+}
+
+/// Replies quoted from the providers' pages (engine testdata/providers.tsv has them all).
+const GMAIL_PTR: &str = "Nov 28 09:00:02 mx1 postfix/smtp[3002]: 4C00002z: to=<ben@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=0.8, delays=0/0/0.4/0.4, dsn=4.7.23, status=deferred (host gmail-smtp-in.l.google.com[142.250.1.27] said: 451-4.7.23 203.0.113.9 The sending IP address for this message doesn't have a PTR 451-4.7.23 record, or the PTR record's forward DNS entry doesn't match the sending IP address. 451 4.7.23 To protect users from spam, your email has been temporarily rate limited. - gsmtp (in reply to RCPT TO command))";
+const OUTLOOK_RP003: &str = "Nov 28 09:00:23 mx1 postfix/smtp[3023]: 4C00017z: host outlook-com.olc.protection.outlook.com[52.101.8.33] refused to talk to me: 421 RP-003 The mail server IP connecting to Outlook.com server has exceeded the connection limit allowed. Reason for limitation is related to IP/domain reputation.";
+const YAHOO_TSS04: &str = "Nov 28 09:00:35 mx1 postfix/smtp[3035]: 4C00023z: to=<cal@aol.com>, relay=mx-aol.mail.gm0.yahoodns.net[67.195.204.79]:25, delay=0.8, delays=0/0/0.4/0.4, dsn=4.7.0, status=deferred (host mx-aol.mail.gm0.yahoodns.net[67.195.204.79] said: 421 4.7.0 [TSS04] Messages from 203.0.113.9 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes (in reply to MAIL FROM command))";
+const MS_S3150: &str = "Nov 28 09:00:26 mx1 postfix/smtp[3026]: 4C0001Az: to=<wes@hotmail.com>, relay=hotmail-com.olc.protection.outlook.com[52.101.8.34]:25, delay=0.8, delays=0/0/0.4/0.4, dsn=5.7.1, status=bounced (host hotmail-com.olc.protection.outlook.com[52.101.8.34] said: 550 5.7.1 Unfortunately, messages from [203.0.113.9] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors. (in reply to MAIL FROM command))";
+
+#[test]
+fn classify_json_tells_reputation_and_authentication_from_volume() {
+    let log = [GMAIL, GMAIL_PTR, OUTLOOK_RP003, YAHOO_TSS04, MS_S3150].join("\n");
+    let o = cli(&["classify", "--json"], Some(log.as_bytes()));
+    assert_eq!(o.status.code(), Some(0));
+    let got: Vec<(String, String, String)> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            let s = |k: &str| v[k].as_str().unwrap_or("null").to_string();
+            (s("domain"), s("class"), s("reason"))
+        })
+        .collect();
+    let want = [
+        ("gmail.com", "rate_limit", "volume"),
+        ("gmail.com", "rate_limit", "reverse_dns"),
+        ("null", "connection_limit", "reputation"),
+        ("aol.com", "rate_limit", "reputation"),
+        ("hotmail.com", "policy", "blocklist"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn explain_gmail_ptr_code_says_set_reverse_dns() {
+    let o = cli(&["explain", "451", "4.7.23"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("reason: reverse_dns"), "{out}");
+    assert!(out.contains("PTR record missing or not matching"), "{out}");
+    assert!(out.contains("set reverse DNS for your sending IP"), "{out}");
+    // A code that names no cause prints no reason line.
+    let out = stdout(&cli(&["explain", "421", "4.7.0"], None));
+    assert!(!out.contains("reason:"), "{out}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub fn run_explain(code: &str, enhanced: Option<&str>) -> u8 {
     let written = (|| -> io::Result<()> {
         writeln!(out, "{}", x.meaning)?;
         writeln!(out, "class: {}", x.class)?;
+        if let Some(r) = x.reason {
+            writeln!(out, "reason: {r}")?;
+        }
         if !x.causes.is_empty() {
             writeln!(out, "\nlikely causes:")?;
             for c in &x.causes {

@@ -33,7 +33,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 pub use crate::classify::Side;
-use crate::classify::{Class, Reply};
+use crate::classify::{reason_of, Class, Reason, Reply};
 
 pub use aggregate::{
     Aggregator, ClassCount, DestinationReport, Example, MaillogReport, Observed, SharedAggregator,
@@ -90,6 +90,18 @@ impl Record<'_> {
         self.raw.trim().to_string()
     }
 
+    /// Why, when the reply names a cause (docs/CLASSIFY.md): computed on demand, so
+    /// lines that only feed the counts cost nothing more. Read from the joined text:
+    /// a continuation prefix can fall inside a phrase ("PTR 451-4.7.23 record").
+    pub fn reason(&self) -> Option<Reason> {
+        reason_of(
+            self.code.unwrap_or(0),
+            self.enhanced,
+            &self.text(),
+            self.class,
+        )
+    }
+
     /// The owned form printed by `headroom-cli classify --json` (field order is the contract).
     pub fn to_deferral(&self, line: u64) -> Deferral {
         Deferral {
@@ -102,6 +114,7 @@ impl Record<'_> {
             code: self.code,
             enhanced: self.enhanced.map(str::to_string),
             class: self.class,
+            reason: self.reason(),
             text: self.text(),
         }
     }
@@ -119,6 +132,8 @@ pub struct Deferral {
     pub code: Option<u16>,
     pub enhanced: Option<String>,
     pub class: Class,
+    /// Additive to DESIGN.md's fields: the cause, or null (docs/CLASSIFY.md).
+    pub reason: Option<Reason>,
     pub text: String,
 }
 

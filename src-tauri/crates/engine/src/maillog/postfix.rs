@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::{domain_of, Mta, Parsed, Record, Side};
-use crate::classify::{classify, classify_outcome, enhanced_len, reply_code, Class};
+use crate::classify::{classify, classify_outcome, enhanced_after_code, reply_code, Class};
 
 /// `daemon`: the last part of the program name (`smtp` in `postfix-out/smtp`).
 pub(super) fn parse_message<'a>(daemon: &'a str, msg: &'a str, deliveries: bool) -> Parsed<'a> {
@@ -142,8 +142,7 @@ fn remote_record<'a>(
 
 /// The enhanced code after `NNN-` / `NNN ` at the start of a reply.
 pub(super) fn enhanced_at(reply: &str) -> Option<&str> {
-    let rest = reply.get(4..)?;
-    enhanced_len(rest.as_bytes()).map(|n| &rest[..n])
+    enhanced_after_code(reply)
 }
 
 /// `host X said: …` or `host X refused to talk to me: …` without a status: logged

@@ -62,6 +62,129 @@ fn the_shared_corpus_and_the_copy_agree() {
     }
 }
 
+/// The big receivers' documented replies: class, reason, side, code, enhanced, source
+/// key, log line (sources named in the file's header).
+const PROVIDERS: &str = include_str!("testdata/providers.tsv");
+
+struct ProviderRow {
+    class: &'static str,
+    reason: &'static str,
+    side: &'static str,
+    code: &'static str,
+    enhanced: &'static str,
+    source: &'static str,
+    line: &'static str,
+}
+
+fn providers() -> Vec<ProviderRow> {
+    PROVIDERS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(7, '\t').collect();
+            assert_eq!(f.len(), 7, "seven columns: {l}");
+            ProviderRow {
+                class: f[0],
+                reason: f[1],
+                side: f[2],
+                code: f[3],
+                enhanced: f[4],
+                source: f[5],
+                line: f[6],
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_provider_reply_gets_its_class_reason_and_enhanced_code() {
+    let rows = providers();
+    assert!(rows.len() >= 40, "{} rows", rows.len());
+    for row in rows {
+        let line = row.line;
+        let r = parse_failure(line).unwrap_or_else(|| panic!("no record for {line}"));
+        assert_eq!(r.class.as_str(), row.class, "class of {line}");
+        let reason = r.reason().map_or("-", |x| x.as_str());
+        assert_eq!(reason, row.reason, "reason of {line}");
+        assert_eq!(r.side.as_str(), row.side, "side of {line}");
+        let want_code = (row.code != "-").then(|| row.code.parse::<u16>().expect("code"));
+        assert_eq!(r.code, want_code, "code of {line}");
+        let want_enh = (row.enhanced != "-").then_some(row.enhanced);
+        assert_eq!(r.enhanced, want_enh, "enhanced of {line}");
+        // classify --json carries the same reason.
+        let d = serde_json::to_value(r.to_deferral(1)).expect("json");
+        assert_eq!(
+            d["reason"].as_str().unwrap_or("-"),
+            row.reason,
+            "json of {line}"
+        );
+    }
+}
+
+#[test]
+fn a_probe_reading_the_same_reply_classifies_it_the_same() {
+    // The log keeps the reply as received; a probe gets it line by line from lettre.
+    // Both go through classify's one reply parser and must agree.
+    for row in providers() {
+        let r = parse_failure(row.line).expect("record");
+        let reply = crate::classify::Reply::parse(r.raw).expect("a reply with a code");
+        assert_eq!(reply.enhanced.as_deref(), r.enhanced, "{}", row.line);
+        let c = reply.classification();
+        assert_eq!((c.class, c.reason), (r.class, r.reason()), "{}", row.line);
+    }
+}
+
+#[test]
+fn every_provider_row_names_a_source_from_the_header() {
+    let header: Vec<&str> = PROVIDERS
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("#   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for row in providers() {
+        assert!(
+            header.contains(&row.source),
+            "unknown source {} for {}",
+            row.source,
+            row.line
+        );
+    }
+}
+
+#[test]
+fn the_providers_corpus_covers_the_replies_admins_see_daily() {
+    let all: String = providers()
+        .iter()
+        .map(|r| format!("{}\n", r.line))
+        .collect();
+    for token in [
+        "RP-001",
+        "RP-002",
+        "RP-003",
+        "(S3150)",
+        "(S3140)",
+        " 4.7.650 ",
+        " 4.7.500 ",
+        "[TS01]",
+        "[TS02]",
+        "[TS03]",
+        "[TSS04]",
+        "[TSS05]",
+        "[TSS09]",
+        " 4.7.28 ",
+        " 4.7.23 ",
+        " 4.7.24 ",
+        " 4.7.25 ",
+        " 4.7.26 ",
+        " 4.7.27 ",
+        " 4.7.32 ",
+        "Service not available",
+    ] {
+        assert!(all.contains(token), "no provider reply with {token}");
+    }
+}
+
 #[test]
 fn lines_that_record_no_failure_give_nothing() {
     let lines = [

@@ -1,12 +1,16 @@
 //! What an SMTP reply means, what usually causes it and what to do, naming the live
 //! configuration values when the MTA adapter knows them ("smtpd_client_connection_count_limit
 //! is 50"). Shared by the probe log, the destinations panel and `headroom-cli explain`.
+//! When the reply names a cause ([`Reason`]: PTR missing, SPF failed, blocklisted…),
+//! that cause and its fix come first, before what the class says.
+
+mod reason;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{classify, Class, Side};
+use crate::classify::{classify_reply, Class, Classification, Reason, Side};
 
 /// Known configuration values by parameter name (`postconf` names for Postfix,
 /// `exim -bP` names for Exim), e.g. `smtpd_client_connection_count_limit` → `50`.
@@ -29,6 +33,8 @@ pub const LIMIT_NAMES: &[&str] = &[
     "smtp_destination_rate_delay",
     "minimal_backoff_time",
     "maximal_backoff_time",
+    "smtp_helo_name",
+    "smtp_tls_security_level",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -37,6 +43,8 @@ pub struct Explanation {
     pub code: Option<u16>,
     pub enhanced: Option<String>,
     pub class: Class,
+    /// The cause the reply names, or null (docs/CLASSIFY.md).
+    pub reason: Option<Reason>,
     pub meaning: String,
     pub causes: Vec<String>,
     pub fixes: Vec<String>,
@@ -58,7 +66,7 @@ pub fn explain_reply(
     side: Option<Side>,
     limits: &Limits,
 ) -> Explanation {
-    let class = classify(code, enhanced, text);
+    let Classification { class, reason } = classify_reply(code, enhanced, text);
     let mut e = explain_class(class, side, limits);
     let mut meaning = code_meaning(code);
     if let Some(enh) = enhanced {
@@ -80,6 +88,20 @@ pub fn explain_reply(
         .collect();
         e.fixes = conn.fixes.into_iter().chain(rate.fixes).collect();
     }
+    let named = reason
+        .filter(|r| reason::adds_to(class, *r))
+        .and_then(|r| reason::reason_text(r, limits));
+    if let Some(r) = named {
+        // The named cause is what to fix first; the class's advice still applies.
+        meaning.push(' ');
+        meaning.push_str(r.meaning);
+        e.causes = r.causes.into_iter().chain(e.causes).collect();
+        e.fixes = by_side(side, r.local, r.remote)
+            .into_iter()
+            .chain(e.fixes)
+            .collect();
+    }
+    e.reason = reason;
     e.meaning = meaning;
     e.code = Some(code);
     e.enhanced = enhanced.map(str::to_string);
@@ -238,7 +260,20 @@ pub fn explain_class(class: Class, side: Option<Side>, limits: &Limits) -> Expla
                 vec!["retry with backoff (Postfix does this); review the deferred queue (qshape deferred)".into()],
             ),
         };
-    let fixes = match side {
+    Explanation {
+        code: None,
+        enhanced: None,
+        class,
+        reason: None,
+        meaning: meaning.to_string(),
+        causes,
+        fixes: by_side(side, local, remote),
+    }
+}
+
+/// The fixes for who said it; both, labelled, when that is unknown.
+fn by_side(side: Option<Side>, local: Vec<String>, remote: Vec<String>) -> Vec<String> {
+    match side {
         Some(Side::Local) => local,
         Some(Side::Remote) => remote,
         None => local
@@ -250,14 +285,6 @@ pub fn explain_class(class: Class, side: Option<Side>, limits: &Limits) -> Expla
                     .map(|f| format!("when a receiver answered our mail: {f}")),
             )
             .collect(),
-    };
-    Explanation {
-        code: None,
-        enhanced: None,
-        class,
-        meaning: meaning.to_string(),
-        causes,
-        fixes,
     }
 }
 
@@ -339,7 +366,23 @@ fn enhanced_meaning(enh: &str) -> String {
             "other security or policy status (used for too many connections and rate limits)"
         }
         ("7", "1") => "delivery not authorized (also used for greylisting)",
+        // x.7.20–x.7.26 are RFC 7372's; Gmail gives some of them other meanings.
+        ("7", "20" | "21" | "22") => "no passing or acceptable DKIM signature",
+        ("7", "23") if c == "4" => {
+            "Gmail: the sending IP has no PTR record, or it does not resolve back to the IP"
+        }
+        ("7", "23") => "SPF validation failed",
+        ("7", "24") => "SPF validation error (Gmail: suspicious entries in the SPF record)",
+        ("7", "25") => "reverse DNS validation failed: no PTR record, or it does not match",
+        ("7", "26") => "authentication failed (Gmail: neither SPF nor DKIM passed, or DMARC)",
+        ("7", "27") => "Gmail: SPF did not pass",
         ("7", "28") => "Gmail: unusual rate of unsolicited mail from this IP",
+        ("7", "29") => "Gmail: a bulk sender did not use TLS",
+        ("7", "30") => "Gmail: DKIM did not pass",
+        ("7", "32") => {
+            "Gmail: the From: domain is aligned with neither SPF nor DKIM (DMARC alignment)"
+        }
+        ("7", "40") => "Gmail: the sending domain has no DMARC record or policy",
         ("7", "650") => "Microsoft: rate limited due to IP reputation",
         ("7", d) if d.len() == 3 && (d.starts_with('5') || d.starts_with('6')) => {
             "Microsoft: throttled or temporarily blocked"
@@ -358,109 +401,4 @@ fn enhanced_meaning(enh: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn limits(pairs: &[(&str, &str)]) -> Limits {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn names_live_values_when_known() {
-        let l = limits(&[("smtpd_client_connection_count_limit", "50")]);
-        let e = explain_reply(
-            421,
-            Some("4.7.0"),
-            "Error: too many connections from 203.0.113.9",
-            Some(Side::Local),
-            &l,
-        );
-        assert_eq!(e.class, Class::ConnectionLimit);
-        assert!(e
-            .causes
-            .iter()
-            .any(|c| c.contains("smtpd_client_connection_count_limit is 50")));
-    }
-
-    #[test]
-    fn says_default_when_value_unknown() {
-        let e = explain(452, Some("4.3.1"), &Limits::new());
-        assert_eq!(e.class, Class::ResourceShortage);
-        assert!(e
-            .meaning
-            .starts_with("452: action not taken: insufficient system storage"));
-        assert!(e
-            .meaning
-            .contains("4.3.1: persistent transient failure, mail system full."));
-        assert!(e
-            .causes
-            .iter()
-            .any(|c| c.contains("queue_minfree (default 0)")));
-        // Unknown side: both perspectives.
-        assert!(e.fixes.iter().any(|f| f.starts_with("when our server")));
-        assert!(e.fixes.iter().any(|f| f.starts_with("when a receiver")));
-    }
-
-    #[test]
-    fn remote_rate_limit_names_destination_tuning() {
-        let l = limits(&[("smtp_destination_rate_delay", "1s")]);
-        let e = explain_reply(421, Some("4.7.28"), "unusual rate", Some(Side::Remote), &l);
-        assert_eq!(e.class, Class::RateLimit);
-        assert!(e
-            .fixes
-            .iter()
-            .any(|f| f.contains("smtp_destination_rate_delay is 1s")));
-        assert!(e.fixes.iter().any(|f| f.contains("backoff")));
-    }
-
-    #[test]
-    fn greylisting_is_recognised() {
-        let e = explain_reply(
-            450,
-            Some("4.2.0"),
-            "Greylisted",
-            Some(Side::Remote),
-            &Limits::new(),
-        );
-        assert_eq!(e.class, Class::Greylisting);
-        assert!(e.fixes.iter().any(|f| f.contains("recognise greylisting")));
-    }
-
-    #[test]
-    fn ambiguous_4_7_0_without_text_says_so() {
-        let e = explain(421, Some("4.7.0"), &Limits::new());
-        assert_eq!(e.class, Class::Other);
-        assert!(e.causes[0].contains("reply text tells which"));
-        assert!(e
-            .causes
-            .iter()
-            .any(|c| c.contains("smtpd_client_connection_count_limit")));
-        assert!(e
-            .fixes
-            .iter()
-            .any(|f| f.contains("smtp_destination_rate_delay")));
-    }
-
-    #[test]
-    fn every_class_has_meaning_and_serializes() {
-        for c in Class::ALL {
-            let e = explain_class(c, None, &Limits::new());
-            assert!(!e.meaning.is_empty(), "{c}");
-            if c != Class::Ok {
-                assert!(!e.causes.is_empty() && !e.fixes.is_empty(), "{c}");
-            }
-            let json = serde_json::to_value(&e).expect("json");
-            assert!(json["fixes"].is_array());
-        }
-    }
-
-    #[test]
-    fn bad_codes_are_explained_not_panicked() {
-        let e = explain(999, Some("x.y"), &Limits::new());
-        assert!(e.meaning.contains("not a valid SMTP reply code"));
-        assert!(e.meaning.contains("x.y: not an enhanced status code"));
-    }
-}
+mod tests;
