@@ -20,7 +20,26 @@ pub struct Driver {
 
 impl Driver {
     /// Starts tauri-driver in `desktop` and opens a session running `app args…`.
+    ///
+    /// The ports are picked free and then handed to tauri-driver, so a parallel test
+    /// can take one in between; a session that fails that way is tried again on new
+    /// ports (at most three times, each failure kept for the panic message).
     pub fn start(desktop: &Desktop, app: &Path, args: &[&str]) -> Driver {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Driver::try_start(desktop, app, args) {
+                Ok(d) => return d,
+                Err(e) => {
+                    // Said even when a later try works: a flaky app must show up.
+                    eprintln!("WebDriver session attempt failed: {e}");
+                    failures.push(e)
+                }
+            }
+        }
+        panic!("WebDriver session failed: {}", failures.join("; then "));
+    }
+
+    fn try_start(desktop: &Desktop, app: &Path, args: &[&str]) -> Result<Driver, String> {
         let port = free_port();
         let native = free_port();
         let log = std::fs::File::create(desktop.dir().join(format!("tauri-driver-{port}.log")))
@@ -45,10 +64,6 @@ impl Driver {
                 )
             });
         let base = format!("http://127.0.0.1:{port}");
-        wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        })
-        .expect("tauri-driver did not listen within 20 s");
         // No browserName: tauri-driver matches on tauri:options.
         let caps = json!({
             "capabilities": {
@@ -57,20 +72,25 @@ impl Driver {
                 }
             }
         });
+        // From here on, dropping `d` stops this tauri-driver.
         let mut d = Driver {
             base,
             session: String::new(),
             child,
         };
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .ok_or_else(|| format!("tauri-driver did not listen on {port} within 20 s"))?;
         let v = d
             .request("POST", "/session", Some(caps))
-            .unwrap_or_else(|e| panic!("WebDriver session failed: {e}"));
+            .map_err(|e| format!("port {port}: {e}"))?;
         d.session = v["sessionId"]
             .as_str()
             .or_else(|| v["value"]["sessionId"].as_str())
-            .expect("session id")
+            .ok_or_else(|| format!("port {port}: no session id in {v}"))?
             .to_string();
-        d
+        Ok(d)
     }
 
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
