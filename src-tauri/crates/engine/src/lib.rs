@@ -7,7 +7,6 @@ pub mod alerts;
 pub mod assess;
 pub mod classify;
 pub mod config;
-pub mod error;
 pub mod explain;
 pub mod history;
 pub mod host;
@@ -23,5 +22,3 @@ pub mod settings;
 pub mod snapshot;
 pub mod tick;
 pub mod time;
-
-pub use error::Error;

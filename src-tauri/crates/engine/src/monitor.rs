@@ -2,6 +2,9 @@
 //! remember it, and hand the result to every [`Sink`]. Data flows one way: sinks
 //! present or store, they never feed back into sources. Hosts do not assemble a
 //! monitor themselves: [`crate::runtime`] builds it from the configuration.
+//!
+//! Long (~480 lines) because the loop, the one-shot reading and the bounded blocking
+//! reads are one idea: how a tick reads its sources without ever waiting on them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -13,10 +13,6 @@ impl HistorySink {
     pub fn new(history: History) -> Self {
         HistorySink { history }
     }
-
-    pub fn history(&self) -> &History {
-        &self.history
-    }
 }
 
 impl Sink for HistorySink {

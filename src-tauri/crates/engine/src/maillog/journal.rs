@@ -12,8 +12,8 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::lines::{Line, LineSplitter, Skip};
+use super::MaillogError as Error;
 use super::SharedAggregator;
-use crate::error::Error;
 use crate::time::Ts;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,11 +113,11 @@ pub async fn follow_journal(
     let mut stdout = child
         .stdout
         .take()
-        .ok_or_else(|| Error::Source("journalctl: no stdout".into()))?;
+        .ok_or_else(|| Error::Journal("journalctl: no stdout".into()))?;
     let stderr = child
         .stderr
         .take()
-        .ok_or_else(|| Error::Source("journalctl: no stderr".into()))?;
+        .ok_or_else(|| Error::Journal("journalctl: no stderr".into()))?;
     // Read all along, not only at the end: journalctl blocks once it has written a
     // pipe's worth (64 KiB) of warnings nobody reads, and stops following the journal.
     let stderr = tokio::spawn(read_bounded_drain(stderr, STDERR_KEPT));
@@ -153,8 +153,8 @@ pub async fn follow_journal(
     let msg = String::from_utf8_lossy(&err).trim().to_string();
     match status {
         Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(Error::Source(format!("journalctl exited with {s}: {msg}"))),
-        _ => Err(Error::Source(format!("journalctl ended: {msg}"))),
+        Ok(Ok(s)) => Err(Error::Journal(format!("journalctl exited with {s}: {msg}"))),
+        _ => Err(Error::Journal(format!("journalctl ended: {msg}"))),
     }
 }
 

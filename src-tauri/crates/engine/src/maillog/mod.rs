@@ -17,6 +17,7 @@ macro_rules! find {
 }
 
 mod aggregate;
+mod error;
 mod exim;
 mod journal;
 mod lines;
@@ -39,6 +40,7 @@ pub use aggregate::{
     Aggregator, ClassCount, DestinationReport, Example, MaillogReport, Observed, SharedAggregator,
     SourceStats, ThrottlingReading, MAX_MEMORY_BYTES, MAX_NAME_BYTES, THROTTLING_WINDOW_S,
 };
+pub use error::MaillogError;
 pub use journal::{follow_journal, journal_line, JournalSource};
 pub use lines::{Line, LineSplitter, Skip, MAX_LINE};
 pub use supervise::{default_maillogs, MaillogFollowers};

@@ -710,7 +710,7 @@ async fn follow_journal_reads_journalctl_json_output() {
         journalctl: script,
         ..JournalSource::default()
     };
-    let mut result = Err(crate::error::Error::Source("not run".into()));
+    let mut result = Err(crate::maillog::MaillogError::Journal("not run".into()));
     for _ in 0..20 {
         result = tokio::time::timeout(
             Duration::from_secs(10),

@@ -1,11 +1,14 @@
 //! One probe dialogue: connect, then lettre's async SMTP connection over the timed
 //! stream, phase by phase, the whole of it bounded by the target's timeout.
+//!
+//! Long (~630 lines): every phase of the dialogue with its timing and its mapping of
+//! lettre's errors to outcomes, in the order they happen on the wire.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lettre::message::{header::ContentType, Mailbox, Message};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -76,10 +79,7 @@ struct Run<'a> {
 }
 
 pub(super) async fn run(probe: &Probe) -> ProbeResult {
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let ts = crate::time::unix_now();
     let mut notes = Vec::new();
     // The keyring is asked before the clock starts: its latency is not the server's.
     let creds = match &probe.spec.username {

@@ -18,6 +18,9 @@
 //!
 //! [`History`] wraps a store for the app and the CLI: shared, never fatal, degraded with
 //! a reason when the disk is full or the directory unwritable, retrying a minute later.
+//!
+//! Long (~660 lines): opening (the file check, the lock, the schema) and writing a tick
+//! share one connection and one transaction; reading lives in query.rs, roll-ups in rollup.rs.
 
 mod file;
 mod handle;
@@ -628,10 +631,7 @@ fn with_os_reason(path: &Path, e: HistoryError) -> HistoryError {
 /// Renames a damaged file (and its WAL, which must not be replayed into the fresh
 /// file) to `<name>.corrupt-<unix-ts>`; the shared-memory index is only a cache.
 fn move_aside(path: &Path) -> Result<PathBuf, HistoryError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::time::unix_now() as u64;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,5 +1,8 @@
 //! Reading the history back: chart ranges at a resolution that suits the span, the
 //! alert log, the probe log, and CSV export.
+//!
+//! Long (~490 lines): one query path per resolution (raw, minute, hour) and the CSV
+//! writer share the row-to-series step, kept together so they cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
