@@ -16,30 +16,35 @@ pub const MAX_PROBE_TARGETS: usize = 32;
 /// Live channels kept; a new one beyond this replaces the oldest.
 pub const MAX_SUBSCRIBERS: usize = 8;
 
+/// A window request beyond what Headroom serves.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutOfBounds {
+    #[error("too many series asked for: {0} (at most {MAX_NAMES}; an empty list means all)")]
+    TooManyNames(usize),
+    #[error("series name of {len} bytes is too long (at most {MAX_NAME_BYTES}): {start:?}…")]
+    NameTooLong { len: usize, start: String },
+    #[error("{0} probe targets are more than Headroom runs (at most {MAX_PROBE_TARGETS})")]
+    TooManyTargets(usize),
+}
+
 /// Checks the series names of a history request.
-pub fn check_names(names: &[String]) -> Result<(), String> {
+pub fn check_names(names: &[String]) -> Result<(), OutOfBounds> {
     if names.len() > MAX_NAMES {
-        return Err(format!(
-            "too many series asked for: {} (at most {MAX_NAMES}; an empty list means all)",
-            names.len()
-        ));
+        return Err(OutOfBounds::TooManyNames(names.len()));
     }
     if let Some(long) = names.iter().find(|n| n.len() > MAX_NAME_BYTES) {
-        let start: String = long.chars().take(32).collect();
-        return Err(format!(
-            "series name of {} bytes is too long (at most {MAX_NAME_BYTES}): {start:?}…",
-            long.len()
-        ));
+        return Err(OutOfBounds::NameTooLong {
+            len: long.len(),
+            start: long.chars().take(32).collect(),
+        });
     }
     Ok(())
 }
 
 /// Checks the number of probe targets in settings to be saved.
-pub fn check_probe_targets(n: usize) -> Result<(), String> {
+pub fn check_probe_targets(n: usize) -> Result<(), OutOfBounds> {
     if n > MAX_PROBE_TARGETS {
-        return Err(format!(
-            "{n} probe targets are more than Headroom runs (at most {MAX_PROBE_TARGETS})"
-        ));
+        return Err(OutOfBounds::TooManyTargets(n));
     }
     Ok(())
 }
@@ -65,9 +70,13 @@ mod tests {
     fn names_are_bounded_in_number_and_length() {
         assert!(check_names(&[]).is_ok());
         assert!(check_names(&names(MAX_NAMES, MAX_NAME_BYTES)).is_ok());
-        let e = check_names(&names(MAX_NAMES + 1, 8)).expect_err("too many");
+        let e = check_names(&names(MAX_NAMES + 1, 8))
+            .expect_err("too many")
+            .to_string();
         assert!(e.contains("65") && e.contains("at most 64"), "{e}");
-        let e = check_names(&names(1, MAX_NAME_BYTES + 1)).expect_err("too long");
+        let e = check_names(&names(1, MAX_NAME_BYTES + 1))
+            .expect_err("too long")
+            .to_string();
         assert!(e.contains("257 bytes") && e.contains("at most 256"), "{e}");
         assert!(e.len() < 200, "the message does not repeat the name: {e}");
     }
@@ -76,7 +85,9 @@ mod tests {
     fn probe_targets_are_bounded() {
         assert!(check_probe_targets(0).is_ok());
         assert!(check_probe_targets(MAX_PROBE_TARGETS).is_ok());
-        let e = check_probe_targets(10_000).expect_err("too many");
+        let e = check_probe_targets(10_000)
+            .expect_err("too many")
+            .to_string();
         assert!(e.contains("10000") && e.contains("at most 32"), "{e}");
     }
 

@@ -110,10 +110,10 @@ pub fn save_settings(
     state: State<'_, Arc<AppState>>,
     settings: headroom_engine::settings::Settings,
 ) -> Result<headroom_engine::settings::Settings, headroom_engine::settings::SettingsError> {
-    bounds::check_probe_targets(settings.probes.len()).map_err(|message| {
+    bounds::check_probe_targets(settings.probes.len()).map_err(|e| {
         headroom_engine::settings::SettingsError {
             field: "probes".into(),
-            message,
+            message: e.to_string(),
         }
     })?;
     state.save_settings(&settings)
@@ -177,10 +177,10 @@ pub async fn export_csv(
     .map_err(fail("export"))
 }
 
-fn invalid(message: String) -> CommandError {
+fn invalid(e: bounds::OutOfBounds) -> CommandError {
     CommandError {
         kind: "invalid",
-        message,
+        message: e.to_string(),
     }
 }
 

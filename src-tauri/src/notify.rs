@@ -6,7 +6,7 @@
 
 use std::sync::mpsc;
 
-use headroom_engine::alerts::{Notification, Notifier, Urgency};
+use headroom_engine::alerts::{Notification, Notifier, NotifyError, Urgency};
 
 pub struct DesktopNotifier {
     tx: mpsc::Sender<Notification>,
@@ -39,10 +39,10 @@ impl DesktopNotifier {
 }
 
 impl Notifier for DesktopNotifier {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         self.tx
             .send(n.clone())
-            .map_err(|_| "notification thread has stopped".to_string())
+            .map_err(|_| NotifyError("notification thread has stopped".into()))
     }
 }
 

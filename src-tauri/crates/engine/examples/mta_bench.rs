@@ -29,7 +29,7 @@ struct TimedMta {
 }
 
 impl MtaSource for TimedMta {
-    fn sample(&mut self) -> Result<MtaSample, String> {
+    fn sample(&mut self) -> Result<MtaSample, headroom_engine::mta::MtaError> {
         let t = Instant::now();
         let r = self.inner.sample();
         if let Ok(mut s) = self.shared.lock() {
@@ -51,7 +51,7 @@ struct TimedLister {
 }
 
 impl QueueLister for TimedLister {
-    fn list(&mut self, budget: Duration) -> Result<QueueDetails, String> {
+    fn list(&mut self, budget: Duration) -> Result<QueueDetails, headroom_engine::mta::MtaError> {
         if let Ok(mut s) = self.shared.lock() {
             s.listing_since = Some(Instant::now());
         }

@@ -42,8 +42,14 @@ pub struct Notification {
 /// Shows notifications on the desktop. The app implements it with notify-rust; tests
 /// record what would have been shown.
 pub trait Notifier: Send + Sync {
-    fn notify(&self, n: &Notification) -> Result<(), String>;
+    fn notify(&self, n: &Notification) -> Result<(), NotifyError>;
 }
+
+/// A notification that could not be shown (no notification server on the bus, the
+/// notifier's thread gone); the alert still reaches the window and the alert log.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotifyError(pub String);
 
 /// Snooze state shared between the tray (which sets it) and the policy (which reads it).
 #[derive(Debug, Clone, Default)]

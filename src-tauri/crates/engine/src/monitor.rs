@@ -386,7 +386,7 @@ impl Monitor {
             )
             .await
         } else {
-            lock(&self.host).sample()
+            lock(&self.host).sample().map_err(|e| e.to_string())
         };
         match read {
             Ok(h) => snapshot.host = Some(h),
@@ -407,7 +407,7 @@ impl Monitor {
         let mut sample = if self.blocking_sources {
             read_blocking(source, budget, "mail server sampling", "", |s| s.sample()).await?
         } else {
-            lock(&source).sample()?
+            lock(&source).sample().map_err(|e| e.to_string())?
         };
         listing.merge_into(&mut sample, self.clock.now());
         Ok(sample)
@@ -434,7 +434,7 @@ impl Monitor {
                     listing.merge_into(&mut sample, self.clock.now());
                     Ok(sample)
                 }
-                Ok(Ok((Err(e), _))) => Err(e),
+                Ok(Ok((Err(e), _))) => Err(e.to_string()),
                 Ok(Err(e)) => Err(format!("mail server sampling failed: {e}")),
                 Err(_) => Err(format!(
                     "mail server sampling took longer than {:.0} s",
@@ -449,15 +449,20 @@ impl Monitor {
 /// Reads a source on the blocking pool within `budget`. A read still stuck from an
 /// earlier tick holds the lock: report a gap instead of queueing more stuck threads
 /// behind it.
-async fn read_blocking<S: ?Sized + Send + 'static, T: Send + 'static>(
+async fn read_blocking<S, T, E>(
     source: Arc<Mutex<Box<S>>>,
     budget: Duration,
     what: &'static str,
     hint: &'static str,
-    read: impl FnOnce(&mut S) -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    read: impl FnOnce(&mut S) -> Result<T, E> + Send + 'static,
+) -> Result<T, String>
+where
+    S: ?Sized + Send + 'static,
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
     let job = tokio::task::spawn_blocking(move || match source.try_lock() {
-        Ok(mut s) => read(&mut **s),
+        Ok(mut s) => read(&mut **s).map_err(|e| e.to_string()),
         Err(_) => Err(format!("{what} is still stuck in an earlier read")),
     });
     match tokio::time::timeout(budget, job).await {

@@ -18,7 +18,15 @@ use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 pub trait HostSource: Send {
     /// Takes the first reading that later CPU and I/O deltas are measured against.
     fn prime(&mut self);
-    fn sample(&mut self) -> Result<HostSample, String>;
+    fn sample(&mut self) -> Result<HostSample, HostError>;
+}
+
+/// Why the host could not be read this time (the real host degrades to empty parts
+/// instead; other sources, and fakes, may fail whole).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HostError {
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 /// The real host, read through one long-lived `sysinfo::System` that refreshes only
@@ -59,7 +67,7 @@ impl HostSource for SysHost {
         }
     }
 
-    fn sample(&mut self) -> Result<HostSample, String> {
+    fn sample(&mut self) -> Result<HostSample, HostError> {
         self.system.refresh_cpu_usage();
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::everything());

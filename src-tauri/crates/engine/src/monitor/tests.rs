@@ -18,11 +18,13 @@ impl HostSource for FakeHost {
     fn prime(&mut self) {
         self.primed.fetch_add(1, Ordering::SeqCst);
     }
-    fn sample(&mut self) -> Result<HostSample, String> {
+    fn sample(&mut self) -> Result<HostSample, crate::host::HostError> {
         let i = self.reads.fetch_add(1, Ordering::SeqCst);
         let cpu = self.cpu[i % self.cpu.len()];
         if cpu.is_none() {
-            return Err("fake read failure".into());
+            return Err(crate::host::HostError::Unreadable(
+                "fake read failure".into(),
+            ));
         }
         Ok(HostSample {
             cpu_percent: cpu,
@@ -53,7 +55,7 @@ impl Sink for Collect {
 struct CountingNotifier(Arc<Mutex<Vec<Notification>>>);
 
 impl Notifier for CountingNotifier {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<(), crate::alerts::NotifyError> {
         self.0.lock().expect("lock").push(n.clone());
         Ok(())
     }

@@ -14,6 +14,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use super::error::CommandError;
+
 /// Output beyond this is dropped (postconf prints a few KiB; `exim -bP` less).
 pub const MAX_OUTPUT: usize = 1 << 20;
 
@@ -88,7 +90,7 @@ impl Watchdog {
     }
 }
 
-fn spawn(program: &Path, args: &[&str]) -> Result<Child, String> {
+fn spawn(program: &Path, args: &[&str]) -> Result<Child, CommandError> {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -98,7 +100,10 @@ fn spawn(program: &Path, args: &[&str]) -> Result<Child, String> {
         // Its own group (pgid = its pid), so that the group can be killed.
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))
+        .map_err(|e| CommandError::Spawn {
+            program: program.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// SIGKILL to the child's process group (the child and everything it started that
@@ -126,7 +131,7 @@ fn read_bounded(r: impl Read, max: usize) -> (Vec<u8>, bool) {
 }
 
 /// Runs `program args…`, waits at most `timeout`, keeps at most [`MAX_OUTPUT`] bytes.
-pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, String> {
+pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, CommandError> {
     let mut child = spawn(program, args)?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -143,11 +148,10 @@ pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, S
     let err = err_thread.join().unwrap_or_default();
     let status = wait(&child, timeout);
     if dog.disarm() {
-        return Err(format!(
-            "{} did not finish within {:.1} s and was killed",
-            program.display(),
-            timeout.as_secs_f64()
-        ));
+        return Err(CommandError::TimedOut {
+            program: program.display().to_string(),
+            seconds: timeout.as_secs_f64(),
+        });
     }
     Ok(Output {
         status,
@@ -199,7 +203,7 @@ pub fn stream_lines(
     timeout: Duration,
     max_line: usize,
     mut on_line: impl FnMut(&[u8]) -> bool,
-) -> Result<StreamEnd, String> {
+) -> Result<StreamEnd, CommandError> {
     let mut child = spawn(program, args)?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -302,7 +306,7 @@ mod tests {
     fn a_hanging_command_is_killed_at_its_deadline() {
         let start = Instant::now();
         let r = run(Path::new("/bin/sleep"), &["30"], Duration::from_millis(300));
-        assert!(r.expect_err("an error").contains("killed"));
+        assert!(r.expect_err("an error").to_string().contains("killed"));
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 
@@ -372,7 +376,7 @@ mod tests {
             &["-c", &script],
             Duration::from_millis(500),
         );
-        assert!(r.expect_err("killed").contains("killed"));
+        assert!(r.expect_err("killed").to_string().contains("killed"));
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "took {:?}: the grandchild held the pipe",

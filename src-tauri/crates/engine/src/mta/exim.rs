@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::mta::{
-    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
-    QueueLister, QueueSpaceLimit, ServiceSample,
+    command, CommandError, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState,
+    QueueCounts, QueueFs, QueueLister, QueueSpaceLimit, ServiceSample,
 };
 use crate::mta::{procfs, sockets};
 
@@ -40,7 +40,7 @@ pub struct Exim {
     /// `exim -bP` and `exim -bV`, re-run only when the configuration or the binary
     /// changed (a failure is retried every minute): no process is started on an
     /// ordinary tick.
-    cached: Option<(Stamp, Result<Settings, String>, Instant)>,
+    cached: Option<(Stamp, Result<Settings, MtaError>, Instant)>,
     /// The daemon found last time: checked each tick, searched for only when gone.
     daemon: Option<u32>,
 }
@@ -111,7 +111,7 @@ impl Exim {
     }
 
     /// Options and version, from the cache unless the configuration or binary changed.
-    fn settings(&mut self) -> Result<Settings, String> {
+    fn settings(&mut self) -> Result<Settings, MtaError> {
         let stamp = self.stamp();
         let fresh = match &self.cached {
             Some((s, Ok(_), _)) => *s == stamp,
@@ -133,7 +133,7 @@ impl Exim {
         }
         match &self.cached {
             Some((_, r, _)) => r.clone(),
-            None => Err("exim -bP was not run".into()),
+            None => Err(MtaError::NotRead("exim -bP was not run".into())),
         }
     }
 
@@ -167,22 +167,27 @@ impl Exim {
         a
     }
 
-    fn run(&self, rest: &[&str]) -> Result<command::Output, String> {
-        let bin = self
-            .binary
-            .as_ref()
-            .ok_or("exim not found in /usr/sbin or /usr/local/sbin: is Exim installed?")?;
+    fn run(&self, rest: &[&str]) -> Result<command::Output, MtaError> {
+        let bin = self.binary.as_ref().ok_or_else(|| {
+            MtaError::NotInstalled(
+                "exim not found in /usr/sbin or /usr/local/sbin: is Exim installed?".into(),
+            )
+        })?;
         let args = self.args(rest);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        command::run(bin, &args, TIMEOUT)
+        command::run(bin, &args, TIMEOUT).map_err(Into::into)
     }
 
-    pub fn options(&self) -> Result<BTreeMap<String, String>, String> {
+    pub fn options(&self) -> Result<BTreeMap<String, String>, MtaError> {
         let mut rest = vec!["-bP"];
         rest.extend(OPTIONS);
         let out = self.run(&rest)?;
         if !out.success() && out.stdout.trim().is_empty() {
-            return Err(format!("exim -bP failed: {}", out.error_line()));
+            return Err(CommandError::Failed {
+                command: "exim -bP".into(),
+                why: out.error_line(),
+            }
+            .into());
         }
         Ok(crate::mta::postfix::config::parse_name_values(&out.stdout))
     }
@@ -221,7 +226,7 @@ pub fn count_spool(spool: &Path) -> std::io::Result<u64> {
 }
 
 impl MtaSource for Exim {
-    fn sample(&mut self) -> Result<MtaSample, String> {
+    fn sample(&mut self) -> Result<MtaSample, MtaError> {
         let settings = self.settings()?;
         let opts = &settings.options;
         let num = |k: &str| opts.get(k).and_then(|v| parse_size(v));

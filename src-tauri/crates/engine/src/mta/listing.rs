@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{listing_cadence, merge_details, MtaSample, QueueDetails, QueueLister};
+use super::{listing_cadence, merge_details, MtaError, MtaSample, QueueDetails, QueueLister};
 use crate::lock::lock;
 use crate::time::Ts;
 
@@ -54,7 +54,7 @@ impl QueueListing {
         }
     }
 
-    fn record(&self, result: Result<Result<QueueDetails, String>, String>) {
+    fn record(&self, result: Result<Result<QueueDetails, MtaError>, String>) {
         let mut state = lock(&self.0);
         match result {
             Ok(Ok(d)) => {

@@ -7,6 +7,7 @@
 //! it never delays a tick. Sources read and report; [`crate::assess`] decides.
 
 pub mod command;
+mod error;
 pub mod exim;
 mod listing;
 pub mod opensmtpd;
@@ -16,6 +17,7 @@ mod sample;
 pub mod sendmail;
 pub mod sockets;
 
+pub use error::{CommandError, MtaError};
 pub use listing::QueueListing;
 pub use sample::{
     CountMethod, Counted, Limit, MtaKind, MtaSample, MtaState, QueueCounts, QueueDetails, QueueFs,
@@ -31,7 +33,7 @@ use crate::time::Ts;
 /// A mail server read from outside. `sample` may block briefly (statvfs, a cached
 /// postconf): the monitor calls it on the blocking pool with a timeout.
 pub trait MtaSource: Send {
-    fn sample(&mut self) -> Result<MtaSample, String>;
+    fn sample(&mut self) -> Result<MtaSample, MtaError>;
     /// The slow full listing of the queue, if this MTA has one. Called once; the
     /// monitor owns the lister and runs it off the tick.
     fn lister(&self) -> Option<Box<dyn QueueLister>>;
@@ -40,7 +42,7 @@ pub trait MtaSource: Send {
 /// Lists the whole queue once (slow: opens every queue file). Blocking; must return by
 /// `budget`, killing its child if need be, with memory bounded whatever the queue size.
 pub trait QueueLister: Send {
-    fn list(&mut self, budget: Duration) -> Result<QueueDetails, String>;
+    fn list(&mut self, budget: Duration) -> Result<QueueDetails, MtaError>;
 }
 
 /// Picks the MTA to read: `mta.kind` when set, otherwise the one whose daemon runs
@@ -182,7 +184,7 @@ mod tests {
     struct FakeHost;
     impl crate::host::HostSource for FakeHost {
         fn prime(&mut self) {}
-        fn sample(&mut self) -> Result<crate::host::HostSample, String> {
+        fn sample(&mut self) -> Result<crate::host::HostSample, crate::host::HostError> {
             Ok(Default::default())
         }
     }
@@ -190,7 +192,7 @@ mod tests {
     /// A mail server whose queue listing takes far longer than a tick.
     struct SlowListing;
     impl MtaSource for SlowListing {
-        fn sample(&mut self) -> Result<MtaSample, String> {
+        fn sample(&mut self) -> Result<MtaSample, MtaError> {
             Ok(MtaSample {
                 kind: MtaKind::Postfix,
                 queue: Some(QueueCounts {
@@ -204,7 +206,7 @@ mod tests {
         fn lister(&self) -> Option<Box<dyn QueueLister>> {
             struct L;
             impl QueueLister for L {
-                fn list(&mut self, _: Duration) -> Result<QueueDetails, String> {
+                fn list(&mut self, _: Duration) -> Result<QueueDetails, MtaError> {
                     std::thread::sleep(Duration::from_millis(1200));
                     Ok(QueueDetails {
                         sampled_at: unix_now(),

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::mta::{
-    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
-    QueueLister, ServiceSample,
+    command, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts,
+    QueueFs, QueueLister, ServiceSample,
 };
 use crate::mta::{procfs, sockets};
 
@@ -77,11 +77,10 @@ pub fn parse_stats(text: &str) -> std::collections::BTreeMap<String, u64> {
 }
 
 impl MtaSource for OpenSmtpd {
-    fn sample(&mut self) -> Result<MtaSample, String> {
-        let ctl = self
-            .smtpctl
-            .clone()
-            .ok_or("smtpctl not found: is OpenSMTPD installed?")?;
+    fn sample(&mut self) -> Result<MtaSample, MtaError> {
+        let ctl = self.smtpctl.clone().ok_or_else(|| {
+            MtaError::NotInstalled("smtpctl not found: is OpenSMTPD installed?".into())
+        })?;
         let mut s = MtaSample {
             kind: MtaKind::Opensmtpd,
             config_source: "smtpctl show stats".into(),
@@ -111,8 +110,8 @@ impl MtaSource for OpenSmtpd {
                 None
             }
             Err(e) => {
-                s.notes.push(e.clone());
-                s.queue_problem = Some(e);
+                s.notes.push(e.to_string());
+                s.queue_problem = Some(e.to_string());
                 None
             }
         };

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::mta::{procfs, sockets};
 use crate::mta::{
-    CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs, QueueLister,
-    QueueSpaceLimit, ServiceSample,
+    CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
+    QueueLister, QueueSpaceLimit, ServiceSample,
 };
 
 pub struct Sendmail {
@@ -87,9 +87,10 @@ pub fn count_queue(dir: &Path) -> std::io::Result<u64> {
 }
 
 impl MtaSource for Sendmail {
-    fn sample(&mut self) -> Result<MtaSample, String> {
-        let cf = std::fs::read_to_string(&self.config)
-            .map_err(|e| format!("cannot read {}: {e}", self.config.display()))?;
+    fn sample(&mut self) -> Result<MtaSample, MtaError> {
+        let cf = std::fs::read_to_string(&self.config).map_err(|e| {
+            MtaError::Unreadable(format!("cannot read {}: {e}", self.config.display()))
+        })?;
         let o = parse_options(&cf);
         let num = |k: &str| o.get(k).and_then(|v| v.parse::<u64>().ok());
         let mut s = MtaSample {

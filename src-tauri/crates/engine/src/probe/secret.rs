@@ -16,8 +16,23 @@ pub fn account(username: &str, host: &str) -> String {
     format!("{username}@{host}")
 }
 
-/// Looks the password up; `Err` is a sentence for the probe's `detail`.
-pub async fn password(username: &str, host: &str) -> Result<String, String> {
+/// Why a password could not be had; the text is a sentence for the probe's `detail`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "no password for {account} in the OS keyring (service \"{SERVICE}\"); store one first"
+    )]
+    NoEntry { account: String },
+    #[error("no OS keyring available (Secret Service over D-Bus) to read the password of {account}: {reason}")]
+    NoKeyring { account: String, reason: String },
+    #[error("the OS keyring did not answer within {seconds} s (is it locked?)")]
+    Timeout { seconds: u64 },
+    #[error("cannot use the OS keyring for {account}: {reason}")]
+    Other { account: String, reason: String },
+}
+
+/// Looks the password up.
+pub async fn password(username: &str, host: &str) -> Result<String, SecretError> {
     let account = account(username, host);
     let acc = account.clone();
     let lookup = tokio::task::spawn_blocking(move || {
@@ -26,16 +41,18 @@ pub async fn password(username: &str, host: &str) -> Result<String, String> {
     match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
         Ok(Ok(Ok(p))) => Ok(p),
         Ok(Ok(Err(e))) => Err(describe(&account, e)),
-        Ok(Err(e)) => Err(format!("keyring lookup for {account} failed: {e}")),
-        Err(_) => Err(format!(
-            "the OS keyring did not answer within {} s (is it locked?)",
-            LOOKUP_TIMEOUT.as_secs()
-        )),
+        Ok(Err(e)) => Err(SecretError::Other {
+            account,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(SecretError::Timeout {
+            seconds: LOOKUP_TIMEOUT.as_secs(),
+        }),
     }
 }
 
 /// Stores a password (for the app's settings and for admins' scripts).
-pub async fn store_password(username: &str, host: &str, password: &str) -> Result<(), String> {
+pub async fn store_password(username: &str, host: &str, password: &str) -> Result<(), SecretError> {
     let account = account(username, host);
     let acc = account.clone();
     let pw = password.to_string();
@@ -45,19 +62,29 @@ pub async fn store_password(username: &str, host: &str, password: &str) -> Resul
     match tokio::time::timeout(LOOKUP_TIMEOUT, store).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(describe(&account, e)),
-        Ok(Err(e)) => Err(format!("keyring store for {account} failed: {e}")),
-        Err(_) => Err("the OS keyring did not answer".into()),
+        Ok(Err(e)) => Err(SecretError::Other {
+            account,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(SecretError::Timeout {
+            seconds: LOOKUP_TIMEOUT.as_secs(),
+        }),
     }
 }
 
-fn describe(account: &str, e: keyring::Error) -> String {
+fn describe(account: &str, e: keyring::Error) -> SecretError {
+    let account = account.to_string();
     match e {
-        keyring::Error::NoEntry => format!(
-            "no password for {account} in the OS keyring (service \"{SERVICE}\"); store one first"
-        ),
-        keyring::Error::PlatformFailure(e) | keyring::Error::NoStorageAccess(e) => format!(
-            "no OS keyring available (Secret Service over D-Bus) to read the password of {account}: {e}"
-        ),
-        other => format!("cannot read the password of {account} from the OS keyring: {other}"),
+        keyring::Error::NoEntry => SecretError::NoEntry { account },
+        keyring::Error::PlatformFailure(e) | keyring::Error::NoStorageAccess(e) => {
+            SecretError::NoKeyring {
+                account,
+                reason: e.to_string(),
+            }
+        }
+        other => SecretError::Other {
+            account,
+            reason: other.to_string(),
+        },
     }
 }

@@ -93,15 +93,13 @@ impl Recorder {
     }
 
     /// Accounts for bytes read; an error when the peer exceeded a bound.
-    fn on_read(&self, bytes: &[u8]) -> Result<(), String> {
+    fn on_read(&self, bytes: &[u8]) -> Result<(), Overflow> {
         let mut log = self.log();
         log.read_since_write = true;
         log.bytes_since_write += bytes.len();
         if log.bytes_since_write > MAX_REPLY_BYTES {
-            let why = format!(
-                "the server sent more than {MAX_REPLY_BYTES} bytes without waiting for a command"
-            );
-            log.overflow = Some(why.clone());
+            let why = Overflow::Reply;
+            log.overflow = Some(why.to_string());
             return Err(why);
         }
         if log.plaintext {
@@ -113,10 +111,8 @@ impl Recorder {
                 }
             }
             if log.line_len > MAX_LINE_BYTES {
-                let why = format!(
-                    "reply line longer than {MAX_LINE_BYTES} bytes without CRLF (not SMTP?)"
-                );
-                log.overflow = Some(why.clone());
+                let why = Overflow::Line;
+                log.overflow = Some(why.to_string());
                 return Err(why);
             }
         }
@@ -208,6 +204,15 @@ where
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.peer)
     }
+}
+
+/// A peer that sent more than an SMTP server would before it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Overflow {
+    #[error("the server sent more than {MAX_REPLY_BYTES} bytes without waiting for a command")]
+    Reply,
+    #[error("reply line longer than {MAX_LINE_BYTES} bytes without CRLF (not SMTP?)")]
+    Line,
 }
 
 #[cfg(test)]

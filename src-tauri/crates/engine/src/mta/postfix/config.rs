@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::mta::{command, Limit, QueueSpaceLimit};
+use crate::mta::{command, CommandError, Limit, MtaError, QueueSpaceLimit};
 
 /// main.cf parameters Headroom reads.
 pub const PARAMS: &[&str] = &[
@@ -146,7 +146,7 @@ impl PostfixConfig {
 }
 
 /// Reads everything Headroom needs with two postconf runs.
-pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig, String> {
+pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig, MtaError> {
     let mut base: Vec<String> = Vec::new();
     if let Some(d) = config_dir {
         base.push("-c".into());
@@ -160,7 +160,11 @@ pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig,
     args.extend(PARAMS);
     let out = command::run(postconf, &args, POSTCONF_TIMEOUT)?;
     if !out.success() {
-        return Err(format!("{source} failed: {}", out.error_line()));
+        return Err(CommandError::Failed {
+            command: source,
+            why: out.error_line(),
+        }
+        .into());
     }
     let params = parse_name_values(&out.stdout);
 
@@ -174,7 +178,11 @@ pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig,
     ]);
     let out = command::run(postconf, &args, POSTCONF_TIMEOUT)?;
     if !out.success() {
-        return Err(format!("{source} -F failed: {}", out.error_line()));
+        return Err(CommandError::Failed {
+            command: format!("{source} -F"),
+            why: out.error_line(),
+        }
+        .into());
     }
     let default_limit = params
         .get("default_process_limit")

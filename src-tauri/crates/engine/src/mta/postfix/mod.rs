@@ -19,15 +19,15 @@ pub use config::{MasterService, PostfixConfig};
 use crate::mta::procfs::{self, Process};
 use crate::mta::sockets;
 use crate::mta::{
-    command, CountMethod, Limit, MtaKind, MtaSample, MtaSource, MtaState, QueueFs, QueueLister,
-    ServiceSample,
+    command, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState, QueueFs,
+    QueueLister, ServiceSample,
 };
 
 pub struct Postfix {
     config_dir: Option<PathBuf>,
     postconf: Option<PathBuf>,
     postqueue: Option<PathBuf>,
-    cached: Option<(Stamp, Result<PostfixConfig, String>, Instant)>,
+    cached: Option<(Stamp, Result<PostfixConfig, MtaError>, Instant)>,
     /// Shared with the lister: the latest directory count of the queue.
     counted: Arc<AtomicU64>,
 }
@@ -76,11 +76,11 @@ impl Postfix {
     /// The instance's configuration, read with postconf only when main.cf, master.cf or
     /// postconf itself changed (a failure is retried every minute): no process is
     /// started on an ordinary tick.
-    pub fn config(&mut self) -> Result<&PostfixConfig, String> {
+    pub fn config(&mut self) -> Result<&PostfixConfig, MtaError> {
         let Some(postconf) = self.postconf.clone() else {
-            return Err(
+            return Err(MtaError::NotInstalled(
                 "postconf not found in /usr/sbin or /usr/local/sbin: is Postfix installed?".into(),
-            );
+            ));
         };
         let stamp = self.stamp(&postconf);
         let fresh = match &self.cached {
@@ -95,13 +95,13 @@ impl Postfix {
         match &self.cached {
             Some((_, Ok(c), _)) => Ok(c),
             Some((_, Err(e), _)) => Err(e.clone()),
-            None => Err("postconf was not run".into()),
+            None => Err(MtaError::NotRead("postconf was not run".into())),
         }
     }
 }
 
 impl MtaSource for Postfix {
-    fn sample(&mut self) -> Result<MtaSample, String> {
+    fn sample(&mut self) -> Result<MtaSample, MtaError> {
         let s = sample_with(self.config()?);
         let counted = match &s.queue {
             Some(q) if q.method == CountMethod::Directory => q.total(),
@@ -426,7 +426,7 @@ mod tests {
         p.postconf = Some(fake_postconf(t.path(), true));
         for _ in 0..3 {
             let e = p.sample().expect_err("postconf fails");
-            assert!(e.contains("nope"), "{e}");
+            assert!(e.to_string().contains("nope"), "{e}");
         }
         assert_eq!(runs(t.path()), 1);
     }

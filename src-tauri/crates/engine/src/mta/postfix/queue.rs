@@ -6,7 +6,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::mta::{CountMethod, QueueCounts};
+use crate::mta::{CountMethod, MtaError, QueueCounts};
 
 pub const QUEUES: [&str; 5] = ["maildrop", "incoming", "active", "deferred", "hold"];
 
@@ -32,7 +32,7 @@ pub fn count_entries(dir: &Path) -> io::Result<u64> {
 }
 
 /// Counts every queue of `queue_directory`; the error names the first unreadable one.
-pub fn count_queues(queue_directory: &Path) -> Result<QueueCounts, String> {
+pub fn count_queues(queue_directory: &Path) -> Result<QueueCounts, MtaError> {
     let mut c = QueueCounts {
         method: CountMethod::Directory,
         ..Default::default()
@@ -43,7 +43,12 @@ pub fn count_queues(queue_directory: &Path) -> Result<QueueCounts, String> {
             Ok(n) => n,
             // hold appears on first use in old installations.
             Err(e) if e.kind() == io::ErrorKind::NotFound && name == "hold" => 0,
-            Err(e) => return Err(format!("cannot count {}: {e}", dir.display())),
+            Err(e) => {
+                return Err(MtaError::Unreadable(format!(
+                    "cannot count {}: {e}",
+                    dir.display()
+                )))
+            }
         };
         let slot = match name {
             "maildrop" => &mut c.maildrop,
@@ -85,6 +90,6 @@ mod tests {
     fn a_missing_queue_directory_is_an_error_that_names_it() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let e = count_queues(tmp.path()).expect_err("an error");
-        assert!(e.contains("maildrop"), "{e}");
+        assert!(e.to_string().contains("maildrop"), "{e}");
     }
 }

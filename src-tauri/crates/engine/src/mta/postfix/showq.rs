@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::mta::{command, Counted, QueueDetails, QueueLister};
+use crate::mta::{command, CommandError, Counted, MtaError, QueueDetails, QueueLister};
 
 /// A queue entry as `postqueue -j` prints it; unknown fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -158,7 +158,7 @@ impl PostqueueLister {
 }
 
 impl QueueLister for PostqueueLister {
-    fn list(&mut self, budget: Duration) -> Result<QueueDetails, String> {
+    fn list(&mut self, budget: Duration) -> Result<QueueDetails, MtaError> {
         if self.counted.load(Ordering::Relaxed) == 0 {
             return Ok(QueueDetails {
                 sampled_at: crate::mta::unix_now(),
@@ -191,11 +191,15 @@ impl QueueLister for PostqueueLister {
         }
         if end.status != Some(0) {
             let why = end.stderr.lines().next().unwrap_or("").trim().to_string();
-            return Err(format!(
-                "postqueue -j failed ({}): {why}",
-                end.status
-                    .map_or("killed".into(), |c| format!("exit status {c}"))
-            ));
+            return Err(CommandError::Failed {
+                command: "postqueue -j".into(),
+                why: format!(
+                    "{why} ({})",
+                    end.status
+                        .map_or("killed".into(), |c| format!("exit status {c}"))
+                ),
+            }
+            .into());
         }
         if end.skipped_long_lines > 0 {
             d.complete = false;
