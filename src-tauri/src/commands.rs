@@ -29,15 +29,32 @@ pub struct Initial {
     pub probes: Vec<headroom_engine::probe::ProbeResult>,
 }
 
+/// Runs `f` on the blocking pool, never on the GTK main thread: a lock held by a slow
+/// tick, a history write or a file save must not freeze the window.
+async fn off_main<T: Send + 'static>(
+    state: &State<'_, Arc<AppState>>,
+    f: impl FnOnce(&AppState) -> T + Send + 'static,
+) -> Result<T, CommandError> {
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || f(&state))
+        .await
+        .map_err(|e| CommandError {
+            kind: "internal",
+            message: format!("the command stopped: {e}"),
+        })
+}
+
 /// The current state, recent history for the charts, and the alert log.
 #[tauri::command]
-pub fn get_state(state: State<'_, Arc<AppState>>) -> Initial {
-    Initial {
+pub async fn get_state(state: State<'_, Arc<AppState>>) -> Result<Initial, CommandError> {
+    state.wait_ready(std::time::Duration::from_secs(10)).await;
+    off_main(&state, |state| Initial {
         state: state.view(),
         history: state.recent_history(),
         alerts: state.alerts(),
         probes: state.probe_log(),
-    }
+    })
+    .await
 }
 
 /// Live updates (ticks and alerts) through an ordered channel; at most
@@ -49,7 +66,7 @@ pub fn subscribe(state: State<'_, Arc<AppState>>, events: Channel<UiEvent>) {
 
 /// Snoozes notifications for `minutes` (1 to 1440), or resumes them with `null`.
 #[tauri::command]
-pub fn snooze(
+pub async fn snooze(
     state: State<'_, Arc<AppState>>,
     minutes: Option<f64>,
 ) -> Result<Option<f64>, CommandError> {
@@ -61,7 +78,10 @@ pub fn snooze(
             });
         }
     }
-    Ok(state.set_snooze(minutes.map(|m| m * 60.0)))
+    off_main(&state, move |state| {
+        state.set_snooze(minutes.map(|m| m * 60.0))
+    })
+    .await
 }
 
 /// "Probe now": every target probes at once (debounced). Says what happened:
@@ -73,40 +93,45 @@ pub fn probe_now(state: State<'_, Arc<AppState>>) -> &'static str {
 
 /// What an SMTP reply means, why it happens and what to do, with this server's values.
 #[tauri::command]
-pub fn explain_reply(
+pub async fn explain_reply(
     state: State<'_, Arc<AppState>>,
     code: u16,
     enhanced: Option<String>,
     text: String,
-) -> headroom_engine::explain::Explanation {
-    headroom_engine::explain::explain_reply(
-        code,
-        enhanced.as_deref(),
-        &text,
-        None,
-        &state.live_limits(),
-    )
+) -> Result<headroom_engine::explain::Explanation, CommandError> {
+    off_main(&state, move |state| {
+        headroom_engine::explain::explain_reply(
+            code,
+            enhanced.as_deref(),
+            &text,
+            None,
+            &state.live_limits(),
+        )
+    })
+    .await
 }
 
 /// Who is deferring our mail and why, per destination, over the last `window_mins`.
 #[tauri::command]
-pub fn get_destinations(
+pub async fn get_destinations(
     state: State<'_, Arc<AppState>>,
     window_mins: Option<f64>,
-) -> Option<headroom_engine::maillog::MaillogReport> {
+) -> Result<Option<headroom_engine::maillog::MaillogReport>, CommandError> {
     let window = window_mins.unwrap_or(60.0).clamp(1.0, 24.0 * 60.0) * 60.0;
-    state.destinations(window)
+    off_main(&state, move |state| state.destinations(window)).await
 }
 
 #[tauri::command]
-pub fn get_settings(state: State<'_, Arc<AppState>>) -> headroom_engine::settings::Settings {
-    state.settings()
+pub async fn get_settings(
+    state: State<'_, Arc<AppState>>,
+) -> Result<headroom_engine::settings::Settings, CommandError> {
+    off_main(&state, |state| state.settings()).await
 }
 
 /// Saves settings into the configuration file and applies them without a restart;
 /// refused settings come back as `{field, message}` and change nothing.
 #[tauri::command]
-pub fn save_settings(
+pub async fn save_settings(
     state: State<'_, Arc<AppState>>,
     settings: headroom_engine::settings::Settings,
 ) -> Result<headroom_engine::settings::Settings, headroom_engine::settings::SettingsError> {
@@ -116,7 +141,12 @@ pub fn save_settings(
             message: e.to_string(),
         }
     })?;
-    state.save_settings(&settings)
+    off_main(&state, move |state| state.save_settings(&settings))
+        .await
+        .map_err(|e| headroom_engine::settings::SettingsError {
+            field: "file".into(),
+            message: e.message,
+        })?
 }
 
 /// Chart data of the last `range_s` seconds from the history store.

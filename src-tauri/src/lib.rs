@@ -105,34 +105,51 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             if !hidden || tray.is_none() {
                 open_dashboard(app.handle())?;
             }
+            // Building the engine opens the history and looks for the mail server
+            // (files, /proc, postconf): off the main thread, so the window paints at once.
             let config = state.config();
-            let mut engine = runtime::build(
-                &config,
-                runtime::Options {
+            tauri::async_runtime::spawn(async move {
+                let options = runtime::Options {
                     history: true,
                     no_probes: false,
-                },
-            );
-            for p in &engine.problems {
-                tracing::warn!("{p}");
-                state.add_config_problem(p.clone());
-            }
-            state.set_history(engine.history.clone());
-            engine
-                .monitor
-                .add_sink(Box::new(bridge::Bridge::new(state.clone(), tray.clone())));
-            engine.monitor.add_sink(Box::new(NotifySink::new(
-                &config,
-                state.snooze.clone(),
-                Box::new(notify::DesktopNotifier::spawn()),
-            )));
-            let stopped_state = state.clone();
-            let (handle, supervised) =
-                runtime::supervise(engine.monitor, state.cancel.clone(), move |why| {
-                    bridge::show_stopped(&stopped_state, tray.as_ref(), &why);
-                });
-            state.set_monitor(handle);
-            tauri::async_runtime::spawn(supervised);
+                };
+                let cfg = config.clone();
+                let built =
+                    tauri::async_runtime::spawn_blocking(move || runtime::build(&cfg, options))
+                        .await;
+                let mut engine = match built {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let why = format!("the monitor could not be set up: {e}");
+                        tracing::error!("{why}");
+                        state.mark_ready();
+                        bridge::show_stopped(&state, tray.as_ref(), &why);
+                        return;
+                    }
+                };
+                for p in &engine.problems {
+                    tracing::warn!("{p}");
+                    state.add_config_problem(p.clone());
+                }
+                state.set_history(engine.history.clone());
+                engine
+                    .monitor
+                    .add_sink(Box::new(bridge::Bridge::new(state.clone(), tray.clone())));
+                engine.monitor.add_sink(Box::new(NotifySink::new(
+                    &config,
+                    state.snooze.clone(),
+                    Box::new(notify::DesktopNotifier::spawn()),
+                )));
+                let stopped_state = state.clone();
+                let stopped_tray = tray.clone();
+                let (handle, supervised) =
+                    runtime::supervise(engine.monitor, state.cancel.clone(), move |why| {
+                        bridge::show_stopped(&stopped_state, stopped_tray.as_ref(), &why);
+                    });
+                state.set_monitor(handle);
+                state.mark_ready();
+                supervised.await;
+            });
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -118,6 +118,9 @@ pub struct AppState {
     pub history: Mutex<History>,
     pub snooze: Snooze,
     pub cancel: CancellationToken,
+    /// Set once the engine is built (history opened, logs reloaded, monitor running),
+    /// which happens off the main thread while the window loads.
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -134,6 +137,7 @@ impl AppState {
             history: Mutex::new(History::disabled()),
             snooze: Snooze::default(),
             cancel: CancellationToken::new(),
+            ready: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -143,6 +147,18 @@ impl AppState {
 
     pub fn set_monitor(&self, h: MonitorHandle) {
         *lock(&self.monitor) = Some(h);
+    }
+
+    /// The engine is set up (or failed to be): the window's first state may be taken.
+    pub fn mark_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Waits (at most `limit`) until the engine is set up, so the window's first state
+    /// has the alert and probe logs reloaded from history.
+    pub async fn wait_ready(&self, limit: std::time::Duration) {
+        let mut rx = self.ready.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|r| *r)).await;
     }
 
     /// A part of the configuration that could not be applied (the rest runs).
