@@ -16,7 +16,7 @@
 //! the certificate warns at `warn_days` and is critical at `crit_days` left.
 
 use super::ItemInput;
-use crate::config::{ItemThresholds, TlsConfig};
+use crate::config::{ItemThresholds, Thresholds, TlsConfig};
 use crate::domain::{DomainReading, Finding, Verdict};
 use crate::item::ItemId;
 use crate::time::Ts;
@@ -52,6 +52,17 @@ pub fn default_thresholds(tls: &TlsConfig) -> Vec<(ItemId, ItemThresholds)> {
         (ItemId::ReverseDns, count.clone()),
         (ItemId::MailDns, count),
     ]
+}
+
+/// `t` with the domain items' defaults filled in wherever the user set no ratio.
+pub fn with_defaults(t: &Thresholds, tls: &TlsConfig) -> Thresholds {
+    let mut t = t.clone();
+    for (id, d) in default_thresholds(tls) {
+        let e = t.items.entry(id).or_default();
+        e.warn_ratio = e.warn_ratio.or(d.warn_ratio);
+        e.crit_ratio = e.crit_ratio.or(d.crit_ratio);
+    }
+    t
 }
 
 /// The item inputs of one reading at time `now` (items not checked are left out).
@@ -386,6 +397,23 @@ mod tests {
         let i = &items(&r, NOW, &tls)[0];
         assert_eq!(level(i, &tls), Level::Warning);
         assert!(i.detail.contains("reload the mail server"), "{}", i.detail);
+    }
+
+    #[test]
+    fn a_users_own_ratio_wins_over_the_default() {
+        let tls = TlsConfig::default();
+        let mut t = Thresholds::default();
+        t.items.insert(
+            ItemId::Dnsbl,
+            ItemThresholds {
+                warn_ratio: None,
+                crit_ratio: Some(1.0),
+            },
+        );
+        let t = with_defaults(&t, &tls);
+        assert_eq!(t.for_item(ItemId::Dnsbl), (1.0, 1.0));
+        assert_eq!(t.for_item(ItemId::MailDns), (1.0, 2.0));
+        assert_eq!(t.for_item(ItemId::Cpu), (0.8, 0.95));
     }
 
     #[test]
