@@ -45,7 +45,7 @@ fn main() {
             let mut items = Map::new();
             for i in &a.items {
                 items.insert(
-                    i.id.clone(),
+                    i.id.to_string(),
                     json!({"used": i.used, "limit": i.limit, "ratio": i.ratio,
                            "level": i.level, "forecast_s": i.forecast_s}),
                 );
