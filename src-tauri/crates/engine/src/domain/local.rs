@@ -252,7 +252,7 @@ fn route_sources() -> (Vec<IpAddr>, Option<String>) {
     }
     let note = if !private.is_empty() {
         Some(format!(
-            "the default route leaves from {}, a private address (behind NAT?): set [dns] outbound to the public address mail leaves from",
+            "mail leaves from {}, which is not a public address (behind NAT?): set [dns] outbound to the public address receivers see",
             private.join(", ")
         ))
     } else if addrs.is_empty() {

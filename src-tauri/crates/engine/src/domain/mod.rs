@@ -85,8 +85,8 @@ pub struct Finding {
     pub detail: String,
 }
 
-/// One round of the domain checks.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One round of the domain checks (serializable, so it can ride in a `Snapshot`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainReading {
     pub ts: Ts,
     pub findings: Vec<Finding>,
@@ -310,6 +310,31 @@ mod tests {
     }
 
     #[test]
+    fn a_reading_survives_json_as_a_snapshot_field_would() {
+        let r = DomainReading {
+            ts: 1.5,
+            findings: vec![Finding {
+                item: ItemId::TlsCertExpiry,
+                subject: "mx (127.0.0.1:25)".into(),
+                zone: None,
+                result: Verdict::Ok,
+                answer: None,
+                detail: "expires in 60 days".into(),
+            }],
+            certs: vec![ServedCert {
+                target: "mx (127.0.0.1:25)".into(),
+                not_before: 1.0,
+                not_after: 2.0,
+            }],
+            checked: vec![ItemId::TlsCertExpiry],
+            queries: 3,
+        };
+        let back: DomainReading =
+            serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("parse");
+        assert_eq!(back, r);
+    }
+
+    #[test]
     fn remote_text_loses_control_characters_and_length() {
         assert_eq!(clean("a\u{1b}[31mb\r\nc", 10), "a[31mbc");
         assert_eq!(clean("abcdef", 3), "abc…");
@@ -320,7 +345,7 @@ mod tests {
         let mut cfg = Config::default();
         cfg.probes.clear();
         let subjects = Subjects {
-            outbound_note: Some("the default route leaves from 10.0.0.5, a private address".into()),
+            outbound_note: Some("mail leaves from 10.0.0.5, which is not a public address".into()),
             ..Subjects::default()
         };
         let r = check_all(&FakeDns::default(), &cfg, &subjects, None, |_| {

@@ -27,7 +27,7 @@ use crate::item::ItemId;
 use crate::time::Ts;
 
 /// The served leaf certificate's validity, for the item's deadline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ServedCert {
     /// The probe target (`name (host:port)`).
     pub target: String,
