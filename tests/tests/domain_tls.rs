@@ -1,8 +1,9 @@
 //! `tls_cert_expiry` against a private Postfix speaking STARTTLS with certificates the
-//! test makes (rcgen): valid, expiring in 2 days, expired, for the wrong name, from
-//! an untrusted CA, and "renewed on disk but not reloaded", which clears after
-//! `postfix reload`. Run through `headroom-cli dns --json`, with NSD answering the
-//! DNS side so every other item is ok and the status is the certificate's.
+//! test makes (rcgen): valid (also behind implicit TLS), expiring in 2 days, expired,
+//! for the wrong name, from an untrusted CA, and "renewed on disk but not reloaded",
+//! which clears after `postfix reload`. Run through `headroom-cli dns --json`, with
+//! NSD answering the DNS side so every other item is ok and the status is the
+//! certificate's.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -71,7 +72,7 @@ fn unavailable() -> Option<String> {
 /// A private Postfix whose main listener serves `main_chain`, plus one listener per
 /// `(port, chain file)` with `-o smtpd_tls_chain_files=…`; one smtpd per listener
 /// that stays up between checks, as a busy server's processes do.
-fn postfix_with(main_chain: &Path, extra: &[(u16, &Path)]) -> Option<Instance> {
+fn postfix_with(main_chain: &Path, extra: &[(u16, &Path, &str)]) -> Option<Instance> {
     let params = [
         "smtpd_tls_security_level=may".to_string(),
         format!("smtpd_tls_chain_files={}", main_chain.display()),
@@ -80,9 +81,9 @@ fn postfix_with(main_chain: &Path, extra: &[(u16, &Path)]) -> Option<Instance> {
     let params: Vec<&str> = params.iter().map(String::as_str).collect();
     let lines: Vec<String> = extra
         .iter()
-        .map(|(port, file)| {
+        .map(|(port, file, opts)| {
             format!(
-                "127.0.0.1:{port} inet n - n - 1 smtpd -o smtpd_tls_chain_files={}",
+                "127.0.0.1:{port} inet n - n - 1 smtpd -o smtpd_tls_chain_files={} {opts}",
                 file.display()
             )
         })
@@ -100,7 +101,7 @@ fn postfix_with(main_chain: &Path, extra: &[(u16, &Path)]) -> Option<Instance> {
             return None;
         }
     };
-    for (port, _) in extra {
+    for (port, _, _) in extra {
         assert!(
             wait_for(Duration::from_secs(10), || listening(*port).then_some(())).is_some(),
             "listener {port} never came up\n{}",
@@ -122,6 +123,18 @@ fn start_nsd() -> Option<Nsd> {
 
 /// `headroom-cli dns --json` with one STARTTLS target on `port`.
 fn dns_check(dir: &Path, nsd: &Nsd, inst: &Instance, port: u16, ca: Option<&Path>) -> (Value, i32) {
+    dns_check_tls(dir, nsd, inst, port, ca, "starttls")
+}
+
+/// `headroom-cli dns --json` with one target on `port` using `tls` (starttls, implicit).
+fn dns_check_tls(
+    dir: &Path,
+    nsd: &Nsd,
+    inst: &Instance,
+    port: u16,
+    ca: Option<&Path>,
+    tls: &str,
+) -> (Value, i32) {
     let file = dir.join(format!("config-{port}.toml"));
     let ca = ca
         .map(|c| format!("ca_file = \"{}\"\n", c.display()))
@@ -132,7 +145,7 @@ fn dns_check(dir: &Path, nsd: &Nsd, inst: &Instance, port: u16, ca: Option<&Path
             "[mta]\nkind = \"postfix\"\nconfig_dir = \"{etc}\"\n\
              [dns]\nresolver = \"{resolver}\"\noutbound = [\"192.0.2.10\"]\nhelo = \"{HELO}\"\n\
              domains = [\"good.headroom.test\"]\ndnsbl = []\n\
-             [[probe]]\nname = \"mx\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"starttls\"\n{ca}",
+             [[probe]]\nname = \"mx\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\n{ca}",
             etc = inst.etc.display(),
             resolver = nsd.addr(),
         ),
@@ -209,14 +222,17 @@ fn each_served_certificate_gets_its_level_and_message() {
     pki.chain_file(&expiring, &[HELO], 2);
     pki.chain_file(&expired, &[HELO], -1);
     pki.chain_file(&wrong, &["other.example"], 60);
-    let (p_expiring, p_expired, p_wrong) = (free_port(), free_port(), free_port());
+    let (p_expiring, p_expired, p_wrong, p_implicit) =
+        (free_port(), free_port(), free_port(), free_port());
     let Some(nsd) = start_nsd() else { return };
     let Some(inst) = postfix_with(
         &valid,
         &[
-            (p_expiring, &expiring),
-            (p_expired, &expired),
-            (p_wrong, &wrong),
+            (p_expiring, &expiring, ""),
+            (p_expired, &expired, ""),
+            (p_wrong, &wrong, ""),
+            // TLS from the first byte, as on port 465.
+            (p_implicit, &valid, "-o smtpd_tls_wrappermode=yes"),
         ],
     ) else {
         return;
@@ -234,6 +250,13 @@ fn each_served_certificate_gets_its_level_and_message() {
     // The forecast is the exact time left: 60 days, give or take the test's seconds.
     let forecast = item["forecast_s"].as_f64().expect("forecast");
     assert!((forecast - 60.0 * DAY as f64).abs() < 120.0, "{forecast}");
+
+    // The same certificate behind implicit TLS: read without STARTTLS.
+    let (v, code) = dns_check_tls(d, &nsd, &inst, p_implicit, Some(&ca), "implicit");
+    assert_eq!((v["status"].as_str(), code), (Some("ok"), 0), "{v:#}");
+    let f = tls_findings(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].1.starts_with("expires in 60 days"), "{f:?}");
 
     // Two days left: critical (crit_days = 3), the finding itself is fine.
     let (v, code) = dns_check(d, &nsd, &inst, p_expiring, Some(&ca));
