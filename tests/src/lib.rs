@@ -6,6 +6,7 @@
 pub mod bins;
 pub mod debs;
 pub mod desktop;
+pub mod dns;
 pub mod exim;
 pub mod load;
 pub mod opensmtpd;

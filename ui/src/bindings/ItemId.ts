@@ -3,4 +3,4 @@
 /**
  * A headroom item's stable id (`"smtpd_processes"` in JSON, TOML and the window).
  */
-export type ItemId = "smtpd_processes" | "accept_backlog" | "client_connections" | "queue_disk" | "queue_inodes" | "active_queue" | "deferred_queue" | "oldest_message" | "cpu" | "memory" | "swap" | "load" | "disk_io" | "probe_latency" | "probe_failures" | "remote_throttling";
+export type ItemId = "smtpd_processes" | "accept_backlog" | "client_connections" | "queue_disk" | "queue_inodes" | "active_queue" | "deferred_queue" | "oldest_message" | "cpu" | "memory" | "swap" | "load" | "disk_io" | "probe_latency" | "probe_failures" | "remote_throttling" | "tls_cert_expiry" | "dnsbl" | "reverse_dns" | "mail_dns";

@@ -27,6 +27,10 @@ export const ITEMS: Record<ItemId, ItemRow> = {
   probe_latency: { label: "probe latency", title: "Probe latency", unit: "millis", forecast: true },
   probe_failures: { label: "consecutive probe failures", title: "Consecutive probe failures", unit: "count", forecast: false },
   remote_throttling: { label: "remote throttling", title: "Remote throttling", unit: "count", forecast: false },
+  tls_cert_expiry: { label: "TLS certificate", title: "TLS certificate expiry", unit: "seconds", forecast: true },
+  dnsbl: { label: "blocklist listings", title: "Blocklist listings", unit: "count", forecast: false },
+  reverse_dns: { label: "reverse DNS problems", title: "Reverse DNS", unit: "count", forecast: false },
+  mail_dns: { label: "mail DNS problems", title: "Mail DNS records", unit: "count", forecast: false },
 };
 
-export const ITEM_IDS: ItemId[] = ['smtpd_processes', 'accept_backlog', 'client_connections', 'queue_disk', 'queue_inodes', 'active_queue', 'deferred_queue', 'oldest_message', 'cpu', 'memory', 'swap', 'load', 'disk_io', 'probe_latency', 'probe_failures', 'remote_throttling'];
+export const ITEM_IDS: ItemId[] = ['smtpd_processes', 'accept_backlog', 'client_connections', 'queue_disk', 'queue_inodes', 'active_queue', 'deferred_queue', 'oldest_message', 'cpu', 'memory', 'swap', 'load', 'disk_io', 'probe_latency', 'probe_failures', 'remote_throttling', 'tls_cert_expiry', 'dnsbl', 'reverse_dns', 'mail_dns'];

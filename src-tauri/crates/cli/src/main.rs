@@ -3,6 +3,7 @@
 
 mod check;
 mod classify;
+mod dns;
 mod explain;
 mod output;
 mod probe;
@@ -56,6 +57,14 @@ enum Command {
         /// The enhanced status code, e.g. 4.3.0.
         enhanced: Option<String>,
     },
+    /// Domain health once: blocklists, reverse DNS, MX/SPF/DMARC/MTA-STS, TLS
+    /// certificates (exit codes as `check`).
+    Dns {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the monitor loop and print every change of an item's level.
     Watch {
         #[arg(long)]
@@ -106,6 +115,7 @@ fn main() -> ExitCode {
                 no_probe,
             } => check::run(config.as_deref(), json, no_probe).await,
             Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
+            Command::Dns { config, json } => dns::run(config.as_deref(), json).await,
             Command::Probe(args) => probe::run(args).await,
             Command::Classify {
                 file,

@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(rename = "maillog")]
     pub maillogs: Vec<MaillogSource>,
     pub history: HistoryConfig,
+    pub dns: DnsConfig,
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -41,6 +43,8 @@ impl Default for Config {
             notifications: Notifications::default(),
             maillogs: Vec::new(),
             history: HistoryConfig::default(),
+            dns: DnsConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -196,6 +200,92 @@ impl HistoryConfig {
         self.path
             .clone()
             .or_else(|| data_dir().map(|d| d.join("history.sqlite3")))
+    }
+}
+
+/// Domain health (`[dns]`): the DNS side of deliverability, checked every
+/// `interval_mins` — blocklists, reverse DNS and the sending domains' mail records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// `"system"` (resolv.conf) or `"IP"` / `"IP:PORT"` / `"[IPv6]:PORT"`: every
+    /// look-up of the checks goes there.
+    pub resolver: String,
+    pub interval_mins: f64,
+    /// Our sending addresses; empty: Postfix `smtp_bind_address(6)`, else the source
+    /// address of the default routes.
+    pub outbound: Vec<std::net::IpAddr>,
+    /// The name we greet receivers with; default: `smtp_helo_name`, else `myhostname`.
+    pub helo: Option<String>,
+    /// Our sending domains; empty: Postfix `mydomain` (Exim `qualify_domain`).
+    pub domains: Vec<String>,
+    /// DNSBL zones to look our addresses up in (`[]` turns the check off). A zone
+    /// under `dq.spamhaus.net` is Spamhaus' Data Query Service: its key comes from the
+    /// OS keyring (service `headroom`, account `dqs@spamhaus`).
+    pub dnsbl: Vec<String>,
+}
+
+/// The DNSBL zones checked by default; docs/DOMAIN_HEALTH.md has each one's usage
+/// rules. All three are free for a mail server checking its own addresses at this
+/// volume and need no registration (Barracuda's needs one, so it is opt-in).
+pub const DEFAULT_DNSBL_ZONES: [&str; 3] =
+    ["zen.spamhaus.org", "bl.spamcop.net", "psbl.surriel.com"];
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            resolver: "system".into(),
+            interval_mins: 15.0,
+            outbound: Vec::new(),
+            helo: None,
+            domains: Vec::new(),
+            dnsbl: DEFAULT_DNSBL_ZONES.iter().map(|z| z.to_string()).collect(),
+        }
+    }
+}
+
+/// Where the domain checks send their DNS queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolverAddr {
+    /// The system's resolvers, from /etc/resolv.conf.
+    System,
+    Server(std::net::SocketAddr),
+}
+
+impl DnsConfig {
+    /// `resolver` read: "system", "IP" (port 53), "IP:PORT" or "[IPv6]:PORT".
+    pub fn resolver_addr(&self) -> Result<ResolverAddr, String> {
+        let r = self.resolver.trim();
+        if r == "system" {
+            return Ok(ResolverAddr::System);
+        }
+        if let Ok(ip) = r.parse::<std::net::IpAddr>() {
+            return Ok(ResolverAddr::Server((ip, 53).into()));
+        }
+        match r.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() != 0 => Ok(ResolverAddr::Server(a)),
+            _ => Err(format!(
+                "resolver = \"{r}\" is neither \"system\" nor an address (\"IP\", \"IP:PORT\" or \"[IPv6]:PORT\")"
+            )),
+        }
+    }
+}
+
+/// `[tls]`: when the served certificate's remaining life turns `tls_cert_expiry`
+/// warning and critical.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub warn_days: f64,
+    pub crit_days: f64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            warn_days: 14.0,
+            crit_days: 3.0,
+        }
     }
 }
 
@@ -366,6 +456,8 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     non_negative(c.notifications.min_repeat_mins, repeat.clone())?;
     at_most(c.notifications.min_repeat_mins, MAX_WEEK_MINS, repeat)?;
     validate_history(&c.history)?;
+    validate_dns(&c.dns)?;
+    validate_tls(&c.tls)?;
     for (i, m) in c.maillogs.iter().enumerate() {
         let at = vec![k("maillog"), Key::Index(i), k("backfill_mins")];
         non_negative(m.backfill_mins, at.clone())?;
@@ -405,6 +497,88 @@ fn validate_history(h: &HistoryConfig) -> Result<(), Invalid> {
                 format!("path = \"{}\" must be an absolute path", p.display()),
             ));
         }
+    }
+    Ok(())
+}
+
+fn validate_dns(d: &DnsConfig) -> Result<(), Invalid> {
+    let at = |key: &str| vec![k("dns"), k(key)];
+    d.resolver_addr().map_err(|m| (at("resolver"), m))?;
+    positive(d.interval_mins, at("interval_mins"))?;
+    // Blocklists ask for no more than one look-up per address every few minutes; a
+    // day is the other end.
+    if d.interval_mins < 1.0 {
+        return Err((
+            at("interval_mins"),
+            format!(
+                "interval_mins = {} is too short; the minimum is 1",
+                d.interval_mins
+            ),
+        ));
+    }
+    at_most(d.interval_mins, 24.0 * 60.0, at("interval_mins"))?;
+    if let Some(h) = &d.helo {
+        if !is_domain_name(h) {
+            return Err((
+                at("helo"),
+                format!("helo = \"{h}\" is not a host name (letters, digits, '-' and '.')"),
+            ));
+        }
+    }
+    for (key, list) in [("domains", &d.domains), ("dnsbl", &d.dnsbl)] {
+        for (i, name) in list.iter().enumerate() {
+            if !is_domain_name(name) || !name.trim_end_matches('.').contains('.') {
+                return Err((
+                    vec![k("dns"), k(key), Key::Index(i)],
+                    format!("{key}[{i}] = \"{name}\" is not a domain name"),
+                ));
+            }
+        }
+    }
+    if d.dnsbl.len() > 32 {
+        return Err((
+            at("dnsbl"),
+            format!("{} DNSBL zones; at most 32", d.dnsbl.len()),
+        ));
+    }
+    if d.outbound.len() > 32 {
+        return Err((
+            at("outbound"),
+            format!("{} outbound addresses; at most 32", d.outbound.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// A host or domain name as DNS carries it: labels of letters, digits, '-' and '_'
+/// (DMARC and DQS names have them), 1-63 bytes each, 253 in all; a final dot allowed.
+fn is_domain_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn validate_tls(t: &TlsConfig) -> Result<(), Invalid> {
+    let at = |key: &str| vec![k("tls"), k(key)];
+    positive(t.warn_days, at("warn_days"))?;
+    positive(t.crit_days, at("crit_days"))?;
+    at_most(t.warn_days, 365.0, at("warn_days"))?;
+    if t.crit_days > t.warn_days {
+        return Err((
+            at("crit_days"),
+            format!(
+                "crit_days = {} is above warn_days = {}; the warning must come first",
+                t.crit_days, t.warn_days
+            ),
+        ));
     }
     Ok(())
 }

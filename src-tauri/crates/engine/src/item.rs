@@ -32,6 +32,10 @@ pub enum ItemId {
     ProbeLatency,
     ProbeFailures,
     RemoteThrottling,
+    TlsCertExpiry,
+    Dnsbl,
+    ReverseDns,
+    MailDns,
 }
 
 /// The unit an item's `used` and `limit` are in.
@@ -55,6 +59,8 @@ pub enum Source {
     Mta,
     Probe,
     Maillog,
+    /// The domain-health checks (`headroom-cli dns`): DNS and the served certificates.
+    Domain,
 }
 
 impl Source {
@@ -65,6 +71,7 @@ impl Source {
             Source::Mta => "mta",
             Source::Probe => "probe",
             Source::Maillog => "maillog",
+            Source::Domain => "domain",
         }
     }
 }
@@ -142,7 +149,7 @@ const fn smoothed(mut info: ItemInfo, seconds: f64) -> ItemInfo {
 }
 
 /// The table, in display order; `ITEMS[id as usize].id == id` for every id (tested).
-pub const ITEMS: [ItemInfo; 16] = [
+pub const ITEMS: [ItemInfo; 20] = [
     row(I::SmtpdProcesses, "smtpd processes", "smtpd processes", U::Count, S::Mta, true,
         "raise maxproc of the service in master.cf (or default_process_limit) or find the slow clients holding sessions"),
     row(I::AcceptBacklog, "clients waiting for a banner", "Clients waiting for a banner", U::Count, S::Mta, true,
@@ -175,12 +182,23 @@ pub const ITEMS: [ItemInfo; 16] = [
         "the server does not answer probes: read the probe log for the reply and its explanation"),
     row(I::RemoteThrottling, "remote throttling", "Remote throttling", U::Count, S::Maillog, false,
         "a destination is throttling us: lower smtp_destination_concurrency_limit or raise smtp_destination_rate_delay for it, warm up, check reputation"),
+    // Time into the certificate's last stretch against its expiry: a known deadline, so
+    // the forecast is the exact time left (see assess::domain_items).
+    row(I::TlsCertExpiry, "TLS certificate", "TLS certificate expiry", U::Seconds, S::Domain, true,
+        "renew the certificate (certbot renew, or your ACME client's log) and reload the mail server so it serves the new one (postfix reload)"),
+    // Counts of problems found; none is ever made up when a look-up fails.
+    row(I::Dnsbl, "blocklist listings", "Blocklist listings", U::Count, S::Domain, false,
+        "find why the address is listed (the zone's lookup page, its TXT reason), stop the cause (compromised account, open relay, bulk sender), then request delisting"),
+    row(I::ReverseDns, "reverse DNS problems", "Reverse DNS", U::Count, S::Domain, false,
+        "ask whoever owns the address (hosting provider, ISP) for a PTR record naming the HELO host, and give that name an A/AAAA record pointing back at the address"),
+    row(I::MailDns, "mail DNS problems", "Mail DNS records", U::Count, S::Domain, false,
+        "fix the quoted record at your DNS host: MX must resolve, SPF must stay within 10 DNS look-ups, DMARC must parse, an MTA-STS policy must be fetchable and name every MX"),
 ];
 
 impl ItemId {
     /// Every id, in display order.
-    pub const ALL: [ItemId; 16] = {
-        let mut all = [ItemId::SmtpdProcesses; 16];
+    pub const ALL: [ItemId; ITEMS.len()] = {
+        let mut all = [ItemId::SmtpdProcesses; ITEMS.len()];
         let mut i = 0;
         while i < ITEMS.len() {
             all[i] = ITEMS[i].id;
@@ -212,6 +230,10 @@ impl ItemId {
             I::ProbeLatency => "probe_latency",
             I::ProbeFailures => "probe_failures",
             I::RemoteThrottling => "remote_throttling",
+            I::TlsCertExpiry => "tls_cert_expiry",
+            I::Dnsbl => "dnsbl",
+            I::ReverseDns => "reverse_dns",
+            I::MailDns => "mail_dns",
         }
     }
 

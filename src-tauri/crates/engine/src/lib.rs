@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod assess;
 pub mod classify;
 pub mod config;
+pub mod domain;
 pub mod explain;
 pub mod history;
 pub mod host;

@@ -3,6 +3,7 @@
 //! Pure: (state carried from the previous tick, snapshot, thresholds) in, assessment
 //! and level transitions out. No I/O and no clock of its own: time is the snapshot's.
 
+pub mod domain_items;
 pub mod forecast;
 mod format;
 mod host_items;

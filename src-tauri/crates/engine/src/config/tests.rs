@@ -332,3 +332,60 @@ fn line_col_counts_characters() {
     assert_eq!(line_col("ab\ncé d", 7), (2, 4));
     assert_eq!(line_col("", 0), (1, 1));
 }
+
+#[test]
+fn dns_and_tls_have_documented_defaults_and_are_checked_at_load() {
+    let c = parse("", Path::new("x.toml")).expect("valid");
+    assert_eq!(c.dns.resolver_addr(), Ok(ResolverAddr::System));
+    assert_eq!(c.dns.interval_mins, 15.0);
+    assert_eq!(c.dns.dnsbl, DEFAULT_DNSBL_ZONES.map(String::from));
+    assert!(c.dns.outbound.is_empty() && c.dns.domains.is_empty() && c.dns.helo.is_none());
+    assert_eq!((c.tls.warn_days, c.tls.crit_days), (14.0, 3.0));
+
+    let c = parse(
+        "[dns]\nresolver = \"127.0.0.1:5353\"\noutbound = [\"192.0.2.7\", \"2001:db8::7\"]\n\
+         helo = \"mail.example.org\"\ndomains = [\"example.org\"]\ndnsbl = [\"zen.dq.spamhaus.net\"]\n\
+         [tls]\nwarn_days = 30\ncrit_days = 7\n",
+        Path::new("x.toml"),
+    )
+    .expect("valid");
+    assert_eq!(
+        c.dns.resolver_addr(),
+        Ok(ResolverAddr::Server(
+            "127.0.0.1:5353".parse().expect("addr")
+        ))
+    );
+    assert_eq!(c.dns.outbound.len(), 2);
+    assert_eq!(c.tls.warn_days, 30.0);
+    let c = parse("[dns]\nresolver = \"::1\"\n", Path::new("x.toml")).expect("valid");
+    assert_eq!(
+        c.dns.resolver_addr(),
+        Ok(ResolverAddr::Server("[::1]:53".parse().expect("addr")))
+    );
+
+    for (text, line, what) in [
+        ("[dns]\nresolver = \"8.8.8.8:0\"\n", 2, "resolver"),
+        ("[dns]\nresolver = \"dns.example\"\n", 2, "neither"),
+        ("[dns]\ninterval_mins = 0.5\n", 2, "minimum is 1"),
+        ("[dns]\ninterval_mins = 2000\n", 2, "at most 1440"),
+        ("[dns]\nhelo = \"mail example\"\n", 2, "host name"),
+        (
+            "[dns]\ndomains = [\"example.org\", \"bad domain\"]\n",
+            2,
+            "domains[1]",
+        ),
+        ("[dns]\ndnsbl = [\"localhost\"]\n", 2, "dnsbl[0]"),
+        ("[dns]\noutbound = [\"192.0.2.300\"]\n", 2, "invalid"),
+        (
+            "[dns]\nresolvr = \"system\"\n",
+            2,
+            "unknown field `resolvr`",
+        ),
+        ("[tls]\ncrit_days = 20\n", 2, "above warn_days"),
+        ("[tls]\nwarn_days = -1\n", 2, "positive"),
+    ] {
+        let e = err(text);
+        assert_eq!(e.line, Some(line), "{text:?}: {e}");
+        assert!(e.message.contains(what), "{text:?}: {}", e.message);
+    }
+}

@@ -1,0 +1,405 @@
+//! Domain health against a real authoritative DNS server (NSD on loopback, zones in
+//! tests/src/dns.rs): Headroom configured with it as its resolver classifies every
+//! blocklist answer, PTR and mail record exactly, never turns a failed look-up into
+//! a problem, and keeps answers for their TTL.
+
+use std::process::{Command, Stdio};
+
+use headroom_engine::assess::domain_items;
+use headroom_engine::config::{self, Config};
+use headroom_engine::domain::{Checker, DomainReading, Finding, Verdict};
+use headroom_engine::item::ItemId;
+use headroom_tests::bins::bin;
+use headroom_tests::dns::{self, test_zones, Nsd};
+use headroom_tests::skip_or_fail;
+
+fn start() -> Option<Nsd> {
+    if let Some(why) = dns::unavailable() {
+        skip_or_fail(why);
+        return None;
+    }
+    match Nsd::start(&test_zones()) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            skip_or_fail(format!("NSD did not start: {e}"));
+            None
+        }
+    }
+}
+
+/// A configuration as a user writes it (parsed and validated like one), asking NSD.
+fn config(nsd: &Nsd, dns_keys: &str) -> Config {
+    let text = format!(
+        "[mta]\nkind = \"none\"\n[dns]\nresolver = \"{}\"\n{dns_keys}",
+        nsd.addr()
+    );
+    config::parse(&text, std::path::Path::new("domain-test.toml")).expect("valid config")
+}
+
+async fn check(cfg: &Config) -> DomainReading {
+    Checker::new(&cfg.dns).expect("checker").run(cfg).await
+}
+
+const ADDRS: &str = "outbound = [\"192.0.2.10\", \"192.0.2.11\", \"192.0.2.12\", \"192.0.2.13\", \"2001:db8::10\"]\nhelo = \"mail.headroom.test\"\n";
+
+fn of(r: &DomainReading, item: ItemId) -> Vec<&Finding> {
+    r.findings.iter().filter(|f| f.item == item).collect()
+}
+
+#[tokio::test]
+async fn blocklist_answers_are_classified_exactly() {
+    let Some(nsd) = start() else { return };
+    let cfg = config(
+        &nsd,
+        &format!("{ADDRS}domains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\", \"nolist.headroom.test\"]\n"),
+    );
+    let r = check(&cfg).await;
+    let got: Vec<(&str, &str, Verdict)> = of(&r, ItemId::Dnsbl)
+        .iter()
+        .map(|f| {
+            (
+                f.zone.as_deref().unwrap_or(""),
+                f.subject.as_str(),
+                f.result,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bl.headroom.test", "192.0.2.10", Verdict::Listed),
+            ("bl.headroom.test", "192.0.2.11", Verdict::Unknown),
+            ("bl.headroom.test", "192.0.2.12", Verdict::Unknown),
+            ("bl.headroom.test", "192.0.2.13", Verdict::Ok),
+            ("bl.headroom.test", "2001:db8::10", Verdict::Ok),
+            ("nolist.headroom.test", "192.0.2.10", Verdict::Unknown),
+            ("nolist.headroom.test", "192.0.2.11", Verdict::Unknown),
+            ("nolist.headroom.test", "192.0.2.12", Verdict::Unknown),
+            ("nolist.headroom.test", "192.0.2.13", Verdict::Unknown),
+            ("nolist.headroom.test", "2001:db8::10", Verdict::Unknown),
+        ]
+    );
+    let bl = of(&r, ItemId::Dnsbl);
+    assert_eq!(bl[0].answer.as_deref(), Some("127.0.0.2"));
+    assert!(
+        bl[0]
+            .detail
+            .contains("https://bl.headroom.test/lookup?ip=192.0.2.10"),
+        "the list's TXT reason is quoted: {}",
+        bl[0].detail
+    );
+    assert_eq!(bl[1].answer.as_deref(), Some("127.255.255.254"));
+    assert!(
+        bl[1].detail.contains("refuses queries from this resolver"),
+        "{}",
+        bl[1].detail
+    );
+    assert!(bl[1].detail.ends_with("not a listing"), "{}", bl[1].detail);
+    assert_eq!(bl[2].answer.as_deref(), Some("10.0.0.1"));
+    assert!(
+        bl[2].detail.contains("rewritten by the resolver"),
+        "{}",
+        bl[2].detail
+    );
+    assert!(
+        bl[5].detail.contains("test address 127.0.0.2"),
+        "{}",
+        bl[5].detail
+    );
+
+    // One listing: the item counts exactly that, and warns.
+    let items = domain_items::items(&r, r.ts, &cfg.tls);
+    let dnsbl = items
+        .iter()
+        .find(|i| i.id == ItemId::Dnsbl)
+        .expect("dnsbl item");
+    assert_eq!((dnsbl.used, dnsbl.limit), (Some(1.0), Some(1.0)));
+    assert!(
+        dnsbl
+            .detail
+            .starts_with("192.0.2.10 in bl.headroom.test: listed (127.0.0.2)"),
+        "{}",
+        dnsbl.detail
+    );
+}
+
+#[tokio::test]
+async fn a_refusing_list_alone_is_unknown_never_listed_nor_clean() {
+    let Some(nsd) = start() else { return };
+    let cfg = config(
+        &nsd,
+        "outbound = [\"192.0.2.11\", \"192.0.2.13\"]\nhelo = \"mail.headroom.test\"\ndomains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n",
+    );
+    let r = check(&cfg).await;
+    let items = domain_items::items(&r, r.ts, &cfg.tls);
+    let dnsbl = items
+        .iter()
+        .find(|i| i.id == ItemId::Dnsbl)
+        .expect("dnsbl item");
+    assert_eq!(dnsbl.used, None, "{dnsbl:?}");
+    assert!(dnsbl.detail.contains("127.255.255.254"), "{}", dnsbl.detail);
+}
+
+#[tokio::test]
+async fn reverse_dns_is_missing_mismatched_or_confirmed_per_address() {
+    let Some(nsd) = start() else { return };
+    // 198.51.100.7's reverse zone is not NSD's: it answers REFUSED, as a broken
+    // resolver would. That is unknown, not "missing".
+    let cfg = config(
+        &nsd,
+        "outbound = [\"192.0.2.10\", \"192.0.2.11\", \"192.0.2.12\", \"192.0.2.13\", \"2001:db8::10\", \"198.51.100.7\"]\n\
+         helo = \"mail.headroom.test\"\ndomains = [\"good.headroom.test\"]\ndnsbl = []\n",
+    );
+    let r = check(&cfg).await;
+    let got: Vec<(&str, Verdict)> = of(&r, ItemId::ReverseDns)
+        .iter()
+        .map(|f| (f.subject.as_str(), f.result))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("192.0.2.10", Verdict::Ok),
+            ("192.0.2.11", Verdict::Missing),
+            ("192.0.2.12", Verdict::Mismatch),
+            ("192.0.2.13", Verdict::Mismatch),
+            ("2001:db8::10", Verdict::Ok),
+            ("198.51.100.7", Verdict::Unknown),
+        ],
+        "{:#?}",
+        of(&r, ItemId::ReverseDns)
+    );
+    let f = of(&r, ItemId::ReverseDns);
+    assert_eq!(f[0].answer.as_deref(), Some("mail.headroom.test"));
+    assert!(
+        f[2].detail.contains("FCrDNS") && f[2].detail.contains("192.0.2.99"),
+        "{}",
+        f[2].detail
+    );
+    assert!(
+        f[3].detail.contains("HELO name mail.headroom.test"),
+        "{}",
+        f[3].detail
+    );
+    assert!(
+        f[5].detail.contains("PTR look-up failed"),
+        "{}",
+        f[5].detail
+    );
+    assert!(
+        !r.checked.contains(&ItemId::Dnsbl),
+        "dnsbl = [] turns the check off"
+    );
+    let items = domain_items::items(&r, r.ts, &cfg.tls);
+    let rd = items
+        .iter()
+        .find(|i| i.id == ItemId::ReverseDns)
+        .expect("item");
+    assert_eq!(rd.used, Some(3.0));
+}
+
+#[tokio::test]
+async fn mail_records_of_each_domain_are_judged_and_quoted() {
+    let Some(nsd) = start() else { return };
+    let cfg = config(
+        &nsd,
+        "outbound = [\"192.0.2.10\"]\nhelo = \"mail.headroom.test\"\ndnsbl = []\n\
+         domains = [\"good.headroom.test\", \"broken.headroom.test\", \"missing.headroom.test\", \"elsewhere.example\"]\n",
+    );
+    let r = check(&cfg).await;
+    let got: Vec<(&str, Verdict)> = of(&r, ItemId::MailDns)
+        .iter()
+        .map(|f| (f.subject.as_str(), f.result))
+        .collect();
+    use Verdict::*;
+    assert_eq!(
+        got,
+        [
+            ("good.headroom.test", Ok),
+            ("good.headroom.test", Ok),
+            ("good.headroom.test", Ok),
+            ("good.headroom.test", Ok),
+            ("broken.headroom.test", Broken),
+            ("broken.headroom.test", Broken),
+            ("broken.headroom.test", Broken),
+            ("broken.headroom.test", Broken),
+            ("missing.headroom.test", Missing),
+            ("missing.headroom.test", Missing),
+            ("missing.headroom.test", Missing),
+            ("missing.headroom.test", Ok),
+            // Not NSD's zone: REFUSED, so nothing is known about it.
+            ("elsewhere.example", Unknown),
+            ("elsewhere.example", Unknown),
+            ("elsewhere.example", Unknown),
+            ("elsewhere.example", Unknown),
+        ],
+        "{:#?}",
+        of(&r, ItemId::MailDns)
+    );
+    let f = of(&r, ItemId::MailDns);
+    assert_eq!(f[0].answer.as_deref(), Some("10 mx.good.headroom.test"));
+    assert!(
+        f[1].detail.starts_with("SPF: 2 of 10 DNS look-ups"),
+        "{}",
+        f[1].detail
+    );
+    assert_eq!(
+        f[2].answer.as_deref(),
+        Some("v=DMARC1; p=reject; rua=mailto:dmarc@good.headroom.test")
+    );
+    assert!(
+        f[4].detail
+            .contains("mx.broken.headroom.test has no A or AAAA"),
+        "{}",
+        f[4].detail
+    );
+    assert!(
+        f[5].detail
+            .starts_with("SPF: 11 DNS look-ups, more than the 10"),
+        "{}",
+        f[5].detail
+    );
+    assert!(f[5]
+        .answer
+        .as_deref()
+        .is_some_and(|a| a.starts_with("v=spf1 a mx include:s1")));
+    assert!(f[6].detail.contains("p=block"), "{}", f[6].detail);
+    assert!(
+        f[7].detail
+            .contains("mta-sts.broken.headroom.test does not resolve"),
+        "{}",
+        f[7].detail
+    );
+    assert!(
+        f[8].detail.starts_with("MX: no MX record"),
+        "{}",
+        f[8].detail
+    );
+    let items = domain_items::items(&r, r.ts, &cfg.tls);
+    let md = items
+        .iter()
+        .find(|i| i.id == ItemId::MailDns)
+        .expect("item");
+    assert_eq!(md.used, Some(7.0));
+}
+
+#[tokio::test]
+async fn answers_are_kept_for_their_ttl_and_every_query_is_counted() {
+    let Some(nsd) = start() else { return };
+    let cfg = config(
+        &nsd,
+        &format!("{ADDRS}domains = [\"good.headroom.test\", \"missing.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n"),
+    );
+    let checker = Checker::new(&cfg.dns).expect("checker");
+    let before = nsd.queries().expect("NSD statistics");
+    let first = checker.run(&cfg).await;
+    let after_first = nsd.queries().expect("NSD statistics");
+    assert!(first.queries > 0);
+    assert_eq!(
+        first.queries,
+        after_first - before,
+        "the queries Headroom counts are the queries the server answered"
+    );
+    // Within the TTL (300 s, 60 s for NXDOMAIN) a second round asks nothing.
+    let second = checker.run(&cfg).await;
+    assert_eq!(second.queries, 0);
+    assert_eq!(nsd.queries().expect("NSD statistics"), after_first);
+    assert_eq!(first.findings, second.findings);
+}
+
+#[test]
+fn the_cli_prints_the_contract_and_exits_like_check() {
+    let Some(nsd) = start() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[mta]\nkind = \"none\"\n[dns]\nresolver = \"{}\"\n{ADDRS}domains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n",
+            nsd.addr()
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(bin("headroom-cli"))
+        .args(["dns", "--json", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run headroom-cli dns");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    // reverse_dns has three problems (one PTR missing, two mismatched): critical.
+    assert_eq!(v["status"], "critical", "{v:#}");
+    assert_eq!(out.status.code(), Some(2));
+    let items = v["items"].as_array().expect("items");
+    let ids: Vec<&str> = items.iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(ids, ["dnsbl", "reverse_dns", "mail_dns"]);
+    for i in items {
+        for key in ["used", "limit", "ratio", "level", "forecast_s", "detail"] {
+            assert!(i.get(key).is_some(), "item without {key}: {i}");
+        }
+    }
+    assert_eq!(items[0]["level"], "warning");
+    assert_eq!(items[1]["level"], "critical");
+    assert_eq!(items[2]["level"], "ok");
+    let findings = v["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty());
+    for f in findings {
+        let mut keys: Vec<&String> = f.as_object().expect("object").keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["answer", "detail", "item", "result", "subject", "zone"],
+            "{f}"
+        );
+        assert!(
+            ["ok", "listed", "missing", "mismatch", "broken", "unknown"]
+                .contains(&f["result"].as_str().unwrap_or("")),
+            "{f}"
+        );
+    }
+
+    // Human output: Nagios status line with perfdata, then items and findings.
+    let out = Command::new(bin("headroom-cli"))
+        .args(["dns", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run headroom-cli dns");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("DNS CRITICAL - "), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("| dnsbl=1;1;2;0;1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "LISTED   dnsbl            192.0.2.10 in bl.headroom.test: listed (127.0.0.2)"
+        ),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_bad_resolver_setting_is_a_config_error_with_its_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "[dns]\nresolver = \"not a resolver\"\n").expect("write");
+    let out = Command::new(bin("headroom-cli"))
+        .args(["dns", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run headroom-cli dns");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.toml:2:"), "{err}");
+    assert!(err.contains("resolver"), "{err}");
+}
