@@ -26,6 +26,8 @@ pub struct Config {
     #[serde(rename = "maillog")]
     pub maillogs: Vec<MaillogSource>,
     pub history: HistoryConfig,
+    /// `headroom-cli serve` (the agent).
+    pub agent: AgentConfig,
 }
 
 impl Default for Config {
@@ -38,8 +40,18 @@ impl Default for Config {
             notifications: Notifications::default(),
             maillogs: Vec::new(),
             history: HistoryConfig::default(),
+            agent: AgentConfig::default(),
         }
     }
+}
+
+/// `[agent]`: what `headroom-cli serve` allows beyond its defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Serve `/metrics` without a token, for Prometheus setups that scrape without
+    /// credentials; every other endpoint still needs one.
+    pub metrics_public: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
