@@ -6,6 +6,8 @@ mod classify;
 mod explain;
 mod output;
 mod probe;
+mod serve;
+mod state;
 mod watch;
 
 use std::path::PathBuf;
@@ -63,6 +65,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The agent: run the monitor headless and serve it (HTTP API, SSE, Prometheus metrics).
+    Serve(serve::ServeArgs),
 }
 
 /// Nagios UNKNOWN: bad usage or unreadable configuration.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
             } => check::run(config.as_deref(), json, no_probe).await,
             Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Classify {
                 file,
                 json,
