@@ -17,7 +17,7 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # procps: /bin/kill, which the test harnesses use to stop the servers they start (not in
 # a minimal Debian). Exim, OpenSMTPD and Sendmail are unpacked by the tests themselves
 # (tests/src/debs.rs), which install those packages' own dependencies from their metadata.
-TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps)
+TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps prometheus)
 BENCH_PKGS=(glances prometheus-node-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")

@@ -26,18 +26,16 @@ pub async fn events(
             .data(super::state_of(&t).to_string())
     });
     let live = stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => {
-                    let ev = Event::default().event(e.kind.as_str()).data(&*e.data);
-                    return Some((Ok(ev), rx));
-                }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::info!("an event client fell {n} events behind; disconnecting it");
-                    return None;
-                }
-                Err(RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(e) => {
+                let ev = Event::default().event(e.kind.as_str()).data(&*e.data);
+                Some((Ok(ev), rx))
             }
+            Err(RecvError::Lagged(n)) => {
+                tracing::info!("an event client fell {n} events behind; disconnecting it");
+                None
+            }
+            Err(RecvError::Closed) => None,
         }
     });
     let head = stream::iter(first.map(Ok));
