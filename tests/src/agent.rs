@@ -66,7 +66,13 @@ impl Agent {
             "the agent never answered /healthz: {}",
             a.stderr()
         );
-        a.token = std::fs::read_to_string(data_home(a.dir.path()).join("headroom/agent/token"))
+        let token_file = extra
+            .iter()
+            .position(|a| *a == "--token-file")
+            .and_then(|i| extra.get(i + 1))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_home(a.dir.path()).join("headroom/agent/token"));
+        a.token = std::fs::read_to_string(token_file)
             .expect("the agent made a token")
             .trim()
             .to_string();
