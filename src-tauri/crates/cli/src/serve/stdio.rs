@@ -10,13 +10,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::sync::{broadcast::error::RecvError, mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -56,20 +54,17 @@ pub async fn serve(agent: Agent, cancel: CancellationToken) -> Result<(), String
     });
     let router = super::routes::router(agent.clone());
     let slots = Arc::new(Semaphore::new(CONCURRENT));
-    let mut lines = FramedRead::new(
-        tokio::io::stdin(),
-        LinesCodec::new_with_max_length(MAX_LINE),
-    );
+    let mut lines = BoundedLines::new(tokio::io::stdin());
     let mut subscribed = false;
     loop {
         let line = tokio::select! {
             _ = cancel.cancelled() => break,
-            l = lines.next() => l,
+            l = lines.next_line() => l,
         };
         let line = match line {
             None => break, // stdin closed: the ssh session ended
-            Some(Ok(l)) => l,
-            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+            Some(Ok(Line::Text(l))) => l,
+            Some(Ok(Line::TooLong)) => {
                 let _ = out_tx
                     .send(reply(
                         &Value::Null,
@@ -79,7 +74,7 @@ pub async fn serve(agent: Agent, cancel: CancellationToken) -> Result<(), String
                     .await;
                 continue;
             }
-            Some(Err(LinesCodecError::Io(e))) => return Err(format!("reading stdin: {e}")),
+            Some(Err(e)) => return Err(format!("reading stdin: {e}")),
         };
         if line.trim().is_empty() {
             continue;
@@ -174,6 +169,68 @@ async fn forward_events(agent: Agent, out: mpsc::Sender<String>) {
                 return;
             }
             Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+enum Line {
+    Text(String),
+    /// A line over [`MAX_LINE`], skipped to its end.
+    TooLong,
+}
+
+/// Lines of at most [`MAX_LINE`] bytes; a longer one is skipped (never held whole) and
+/// reported, and reading goes on with the next.
+struct BoundedLines<R> {
+    reader: BufReader<R>,
+}
+
+impl<R: AsyncRead + Unpin> BoundedLines<R> {
+    fn new(r: R) -> Self {
+        BoundedLines {
+            reader: BufReader::new(r),
+        }
+    }
+
+    async fn next_line(&mut self) -> Option<std::io::Result<Line>> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            let buf = match self.reader.fill_buf().await {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            if buf.is_empty() {
+                // End of input: a last line without its newline still counts.
+                return match (too_long, line.is_empty()) {
+                    (true, _) => Some(Ok(Line::TooLong)),
+                    (false, true) => None,
+                    (false, false) => {
+                        Some(Ok(Line::Text(String::from_utf8_lossy(&line).into_owned())))
+                    }
+                };
+            }
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], Some(i + 1)),
+                None => (buf, None),
+            };
+            if !too_long {
+                if line.len() + chunk.len() > MAX_LINE {
+                    too_long = true;
+                    line = Vec::new();
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            let used = done.unwrap_or(buf.len());
+            self.reader.consume(used);
+            if done.is_some() {
+                return Some(Ok(if too_long {
+                    Line::TooLong
+                } else {
+                    Line::Text(String::from_utf8_lossy(&line).into_owned())
+                }));
+            }
         }
     }
 }

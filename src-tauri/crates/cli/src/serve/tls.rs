@@ -94,3 +94,28 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_self_signed_certificate_is_made_once_and_its_fingerprint_is_stable() {
+        let dir = std::env::temp_dir().join(format!("headroom-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = load(None, &dir).unwrap_or_else(|e| panic!("{e}"));
+        assert!(first.created);
+        let again = load(None, &dir).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!again.created);
+        assert_eq!(first.fingerprint, again.fingerprint);
+        // The fingerprint is SHA-256 of the certificate as served (DER).
+        let der =
+            CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fingerprint(der.as_ref()), first.fingerprint);
+        assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("key.pem")).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
