@@ -110,7 +110,6 @@ fn stdio_answers_requests_by_id_and_streams_events() {
         }
     }
     // Closing stdin (the ssh session ends) ends the agent.
-    drop(send);
     drop(stdin);
     let end = Instant::now() + Duration::from_secs(10);
     while child.try_wait().ok().flatten().is_none() && Instant::now() < end {
