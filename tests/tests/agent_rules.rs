@@ -22,7 +22,7 @@ fn shipped_rules_pass_promtool_check_and_their_unit_tests() {
         ["test", "rules", "headroom.rules.test.yml"],
     ] {
         let out = Command::new(promtool)
-            .args(&args)
+            .args(args)
             .current_dir(&dir)
             .output()
             .expect("promtool runs");
