@@ -58,8 +58,16 @@ impl Agent {
             dir,
             token: String::new(),
         };
+        // Over TLS the plain client cannot ask: wait for the agent to say it serves.
+        let tls = extra.contains(&"--tls-cert");
         let up = wait_for(Duration::from_secs(30), || {
-            get(port, "/healthz", None).ok().filter(|r| r.status == 200)
+            if tls {
+                return a.stderr().contains("serving on https://").then_some(());
+            }
+            get(port, "/healthz", None)
+                .ok()
+                .filter(|r| r.status == 200)
+                .map(|_| ())
         });
         assert!(
             up.is_some(),
