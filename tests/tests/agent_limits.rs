@@ -137,3 +137,37 @@ fn new_token_writes_a_private_file_and_says_where() {
     let r = get(agent.port, "/metrics", Some(token.trim())).expect("metrics");
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn metrics_public_opens_metrics_only() {
+    let config = format!("{HOST_ONLY}[agent]\nmetrics_public = true\n");
+    let agent = Agent::start(&config, &[]);
+    let m = get(agent.port, "/metrics", None).expect("metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.body.contains("headroom_build_info"), "{}", m.body);
+    for path in ["/api/v1/state", "/api/v1/history?names=cpu"] {
+        let r = get(agent.port, path, None).expect("answer");
+        assert_eq!((r.status, r.body.as_str()), (401, ""), "{path}");
+    }
+}
+
+#[test]
+fn an_unknown_agent_key_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{HOST_ONLY}[agent]\nmetrics_publik = true\n"),
+    )
+    .expect("config");
+    let out = serve_exits(
+        &["--config", config.to_str().expect("utf-8")],
+        &dir.path().join("data"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("config.toml:7:1:") && stderr.contains("metrics_publik"),
+        "{stderr}"
+    );
+}
