@@ -253,3 +253,55 @@ fn promtool_check(body: &str) {
         "promtool check metrics: {said}\n{body}"
     );
 }
+
+#[test]
+fn probe_now_right_after_probe_now_answers_at_once_with_the_fresh_results() {
+    if let Some(why) = unavailable() {
+        headroom_tests::skip_or_fail(why);
+        return;
+    }
+    let pf = Instance::start(&Options::default()).expect("private postfix starts");
+    let config = format!(
+        "{}\n[[probe]]\nname = \"second\"\nhost = \"127.0.0.1\"\nport = {}\ninterval_secs = 60\ntimeout_secs = 5\n",
+        postfix_agent_config(&pf.etc, pf.port, 1.0).replace("interval_secs = 5\n", "interval_secs = 60\n"),
+        pf.port
+    );
+    let agent = Agent::start(&config, &[]);
+    state(&agent);
+    std::thread::sleep(Duration::from_secs(4));
+    let head = format!(
+        "POST /api/v1/probe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        agent.token
+    );
+    let probe = || {
+        let t0 = std::time::Instant::now();
+        let r = request_with(agent.port, head.as_bytes(), &[], Duration::from_secs(60))
+            .expect("answer");
+        assert_eq!(r.status, 200, "{r:?}");
+        (r.json(), t0.elapsed())
+    };
+    let (first, _) = probe();
+    let (second, took) = probe();
+    assert_eq!(first["started"], "started", "{first}");
+    assert_eq!(second["started"], "debounced", "{second}");
+    assert!(
+        took < Duration::from_secs(2),
+        "a debounced Probe now took {took:?}"
+    );
+    let key = |v: &serde_json::Value| {
+        let mut k: Vec<(String, String)> = v["probes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| (p["name"].to_string(), p["ts"].to_string()))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(key(&first).len(), 2, "{first}");
+    assert_eq!(
+        key(&first),
+        key(&second),
+        "the debounced answer is the fresh results"
+    );
+}

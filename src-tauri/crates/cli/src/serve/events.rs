@@ -4,7 +4,9 @@
 //! subscriber that falls behind by more than its capacity is told it lagged and is
 //! dropped by its transport, never buffered for.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use headroom_engine::probe::ProbeResult;
 use headroom_engine::tick::{Sink, Tick};
@@ -39,13 +41,19 @@ pub struct Event {
     pub probe_name: Option<String>,
 }
 
+/// Each target's latest probe result and when it arrived: what `POST /api/v1/probe`
+/// answers for a target the scheduler debounced (it probed a moment ago). Bounded by
+/// the configured targets.
+pub type LatestProbes = Arc<Mutex<BTreeMap<String, (Instant, Arc<str>)>>>;
+
 pub struct Broadcast {
     tx: broadcast::Sender<Event>,
+    latest: LatestProbes,
 }
 
 impl Broadcast {
-    pub fn new(tx: broadcast::Sender<Event>) -> Self {
-        Broadcast { tx }
+    pub fn new(tx: broadcast::Sender<Event>, latest: LatestProbes) -> Self {
+        Broadcast { tx, latest }
     }
 
     fn send(&self, kind: Kind, data: String, probe_name: Option<String>) {
@@ -73,11 +81,17 @@ impl Sink for Broadcast {
     }
 
     fn on_probe(&mut self, result: &ProbeResult) {
-        if self.tx.receiver_count() == 0 {
+        let Ok(s) = serde_json::to_string(result) else {
             return;
-        }
-        if let Ok(s) = serde_json::to_string(result) {
-            self.send(Kind::Probe, s, Some(result.name.clone()));
-        }
+        };
+        let data: Arc<str> = s.into();
+        headroom_engine::lock::lock(&self.latest)
+            .insert(result.name.clone(), (Instant::now(), data.clone()));
+        // No subscriber is not an error: events are for whoever listens now.
+        let _ = self.tx.send(Event {
+            kind: Kind::Probe,
+            data,
+            probe_name: Some(result.name.clone()),
+        });
     }
 }

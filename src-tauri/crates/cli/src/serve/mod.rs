@@ -36,6 +36,7 @@ pub struct Agent {
     pub metrics_public: bool,
     /// The configured probe targets' names: what `POST /api/v1/probe` waits for.
     pub probe_names: Arc<Vec<String>>,
+    pub latest_probes: events::LatestProbes,
 }
 
 pub async fn run(args: ServeArgs) -> u8 {
@@ -83,9 +84,11 @@ pub async fn run(args: ServeArgs) -> u8 {
         eprintln!("headroom-cli: warning: {p}");
     }
     let (tx, _) = broadcast::channel(events::CAPACITY);
-    engine
-        .monitor
-        .add_sink(Box::new(events::Broadcast::new(tx.clone())));
+    let latest_probes = events::LatestProbes::default();
+    engine.monitor.add_sink(Box::new(events::Broadcast::new(
+        tx.clone(),
+        latest_probes.clone(),
+    )));
     let cancel = CancellationToken::new();
     let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = failed.clone();
@@ -103,6 +106,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         token: None,
         metrics_public: config.agent.metrics_public,
         probe_names: Arc::new(config.probes.iter().map(|p| p.name.clone()).collect()),
+        latest_probes,
     };
     let signal = cancel.clone();
     tokio::spawn(async move {

@@ -108,36 +108,41 @@ async fn probe(State(agent): State<Agent>) -> Response {
     use headroom_engine::probe::ProbeNow;
     // Subscribe first: a fast result must not slip by before we listen.
     let mut rx = agent.events.subscribe();
+    // Targets that probed less than the debounce ago are not probed again: their
+    // result is the answer. Looked at before asking; our clock for a result starts
+    // after the scheduler's, so every target not counted fresh here does probe anew
+    // and is waited for (one counted fresh may probe too; its answer is < 2 s old).
+    let mut probes = Vec::new();
+    let mut waiting: BTreeSet<&str> = BTreeSet::new();
+    {
+        let latest = headroom_engine::lock::lock(&agent.latest_probes);
+        for name in agent.probe_names.iter() {
+            match latest.get(name) {
+                Some((at, data)) if at.elapsed() < headroom_engine::probe::DEBOUNCE => {
+                    if let Ok(v) = serde_json::from_str::<Value>(data) {
+                        probes.push(v);
+                    }
+                }
+                _ => {
+                    waiting.insert(name);
+                }
+            }
+        }
+    }
     let started = agent.monitor.probe_now();
     if matches!(started, ProbeNow::NoTargets) {
         return Json(json!({"started": "no_targets", "probes": []})).into_response();
     }
-    if matches!(started, ProbeNow::Debounced) {
-        // Just probed: the latest results are fresh; answer those.
-        let probes: Vec<Value> = agent
-            .monitor
-            .latest()
-            .map(|t| {
-                t.snapshot
-                    .probes
-                    .iter()
-                    .filter_map(|p| serde_json::to_value(&p.latest).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        return Json(json!({"started": "debounced", "probes": probes})).into_response();
-    }
-    let mut waiting: BTreeSet<&str> = agent.probe_names.iter().map(String::as_str).collect();
-    let mut probes = Vec::new();
     let deadline = tokio::time::Instant::now() + PROBE_WAIT;
     while !waiting.is_empty() {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(e)) if e.kind == Kind::Probe => {
-                if let Some(name) = e.probe_name.as_deref() {
-                    waiting.remove(name);
-                }
-                if let Ok(v) = serde_json::from_str::<Value>(&e.data) {
-                    probes.push(v);
+                // One result per target: one already answered above is not repeated.
+                let wanted = e.probe_name.as_deref().is_some_and(|n| waiting.remove(n));
+                if wanted {
+                    if let Ok(v) = serde_json::from_str::<Value>(&e.data) {
+                        probes.push(v);
+                    }
                 }
             }
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
@@ -146,6 +151,7 @@ async fn probe(State(agent): State<Agent>) -> Response {
     }
     let started = match started {
         ProbeNow::AlreadyRunning => "already_running",
+        ProbeNow::Debounced => "debounced",
         _ => "started",
     };
     Json(json!({
