@@ -99,6 +99,7 @@ async fn connection<S>(
             HEAD_TIMEOUT
         })
         .keep_alive(!crowded);
+    let stream = super::deadline::WriteDeadline::new(stream, super::deadline::WRITE_STALL);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {

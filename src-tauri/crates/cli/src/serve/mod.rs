@@ -4,6 +4,7 @@
 //! the contract of DESIGN.md ("`headroom-cli serve` (the agent) and its API").
 
 mod args;
+mod deadline;
 mod events;
 mod listener;
 mod metrics;
