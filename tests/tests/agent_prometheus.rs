@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use headroom_tests::agent::{get, postfix_agent_config, Agent};
+use headroom_tests::agent::{get, postfix_agent_config, Agent, Events};
 use headroom_tests::bins::{free_port, wait_for};
 use headroom_tests::load::Session;
 use headroom_tests::postfix::{unavailable, Instance, Options};
@@ -120,6 +120,9 @@ fn prometheus_fires_the_shipped_critical_rule_when_postfix_reaches_its_process_l
         "an alert before any load: {none_yet}"
     );
 
+    // A desktop's view of the same change: the agent's event stream.
+    let mut events = Events::open(agent.port, &agent.token).expect("event stream");
+
     // Hold every smtpd process of the instance (bounded: MAXPROC + 2 attempts).
     let mut held = Vec::new();
     for _ in 0..MAXPROC + 2 {
@@ -161,5 +164,16 @@ fn prometheus_fires_the_shipped_critical_rule_when_postfix_reaches_its_process_l
     assert!(alert["annotations"]["summary"]
         .as_str()
         .is_some_and(|s| s.contains("smtpd_processes")));
+    // The event stream carried the transition, as `watch --json` prints it.
+    let transition = (0..2000)
+        .map_while(|_| events.next_event().ok())
+        .filter(|(name, _)| name == "transition")
+        .filter_map(|(_, data)| serde_json::from_str::<Value>(&data).ok())
+        .find(|t| t["item"] == "smtpd_processes" && t["level"] == "critical");
+    let Some(t) = transition else {
+        panic!("no transition of smtpd_processes to critical on the event stream");
+    };
+    assert!(t["message"].as_str().is_some_and(|m| !m.is_empty()), "{t}");
+    assert!(t["ts"].is_number(), "{t}");
     drop(held);
 }
