@@ -88,7 +88,6 @@ fn tls_serves_the_given_certificate_and_prints_its_stable_fingerprint() {
                 "-servername",
                 "localhost",
                 "-quiet",
-                "-no_ign_eof",
             ],
             request.as_bytes(),
         );
