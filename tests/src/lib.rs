@@ -3,6 +3,7 @@
 //! Every helper starts its own private instance (display, session bus, mail server)
 //! and stops it on drop, so tests can run in parallel and leave nothing behind.
 
+pub mod agent;
 pub mod bins;
 pub mod debs;
 pub mod desktop;

@@ -3,12 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use headroom_engine::mta::MtaState;
 use headroom_engine::runtime;
 use headroom_engine::sanitize::{for_perfdata, for_terminal};
 use headroom_engine::snapshot::SourceProblem;
 use headroom_engine::tick::Tick;
-use serde_json::json;
 
 use crate::output::{item_line, perfdata};
 
@@ -31,33 +29,7 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
             message,
         }));
     if json {
-        let mta = snapshot.mta.as_ref();
-        let out = json!({
-            "status": assessment.status,
-            "mta": mta.map(|m| json!({
-                "kind": m.kind, "version": m.version, "running": m.is_running(),
-                "down_reason": match &m.state {
-                    MtaState::Down { reason } => Some(reason),
-                    MtaState::Running => None,
-                },
-                "config_source": m.config_source, "notes": m.notes, "services": m.services,
-            })),
-            "limits": mta.map(|m| &m.limits),
-            "queue": mta.and_then(|m| m.queue.as_ref()).map(|q| {
-                let d = mta.and_then(|m| m.details.as_ref());
-                json!({
-                    "maildrop": q.maildrop, "incoming": q.incoming, "active": q.active,
-                    "deferred": q.deferred, "hold": q.hold, "oldest_age_s": q.oldest_age_s,
-                    "method": q.method,
-                    "top_reasons": d.map(|d| &d.top_reasons),
-                    "top_domains": d.map(|d| &d.top_domains),
-                })
-            }),
-            "host": snapshot.host,
-            "items": assessment.items,
-            "probes": snapshot.probes.iter().map(|p| &p.latest).collect::<Vec<_>>(),
-            "problems": snapshot.problems,
-        });
+        let out = crate::state::state_object(&snapshot, &assessment);
         // A reader that went away (`| head`) is not the check's failure: stop writing
         // quietly and keep the exit code.
         let _ = writeln!(std::io::stdout().lock(), "{out}");

@@ -7,6 +7,8 @@ mod dns;
 mod explain;
 mod output;
 mod probe;
+mod serve;
+mod state;
 mod watch;
 
 use std::path::PathBuf;
@@ -72,6 +74,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The agent: run the monitor headless and serve it (HTTP API, SSE, Prometheus metrics).
+    Serve(serve::ServeArgs),
 }
 
 /// Nagios UNKNOWN: bad usage or unreadable configuration.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
             Command::Watch { config, json } => watch::run(config.as_deref(), json).await,
             Command::Dns { config, json } => dns::run(config.as_deref(), json).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Classify {
                 file,
                 json,

@@ -75,7 +75,7 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
     }
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

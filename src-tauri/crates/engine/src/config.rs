@@ -31,6 +31,8 @@ pub struct Config {
     pub history: HistoryConfig,
     pub dns: DnsConfig,
     pub tls: TlsConfig,
+    /// `headroom-cli serve` (the agent).
+    pub agent: AgentConfig,
 }
 
 impl Default for Config {
@@ -45,8 +47,18 @@ impl Default for Config {
             history: HistoryConfig::default(),
             dns: DnsConfig::default(),
             tls: TlsConfig::default(),
+            agent: AgentConfig::default(),
         }
     }
+}
+
+/// `[agent]`: what `headroom-cli serve` allows beyond its defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Serve `/metrics` without a token, for Prometheus setups that scrape without
+    /// credentials; every other endpoint still needs one.
+    pub metrics_public: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -212,6 +212,9 @@ pub struct Aggregator {
     relays: HashMap<String, Destination>,
     local: Destination,
     stats: SourceStats,
+    /// Failures since start per class, `[remote, local]`: counters for the agent's
+    /// `headroom_deferrals_total` (bounded: classes × sides).
+    totals: [[u64; 2]; Class::ALL.len()],
 }
 
 impl Aggregator {
@@ -251,8 +254,23 @@ impl Aggregator {
         }
     }
 
+    /// Failures recorded since start, per class and side (every pair, zeros included,
+    /// so a counter exists before its first increment).
+    pub fn totals(&self) -> Vec<(Class, Side, u64)> {
+        Class::ALL
+            .iter()
+            .flat_map(|&c| {
+                [Side::Remote, Side::Local]
+                    .into_iter()
+                    .map(move |side| (c, side))
+            })
+            .map(|(c, side)| (c, side, self.totals[c as usize][side as usize]))
+            .collect()
+    }
+
     pub fn record(&mut self, ts: Ts, r: &Record<'_>) {
         self.stats.failures += 1;
+        self.totals[r.class as usize][r.side as usize] += 1;
         let example = Example {
             ts,
             class: r.class,

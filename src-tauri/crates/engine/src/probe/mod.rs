@@ -35,7 +35,7 @@ pub use auth::{auth_channel, Unprotected};
 pub use ca_file::MAX_CA_FILE_BYTES;
 #[cfg(test)]
 pub(crate) use ca_file::TEST_CA_PEM;
-pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle};
+pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle, DEBOUNCE};
 pub use spec::{check_target, probes_of, Probe, ProbeError, ProbeSpec, TargetInvalid};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
 pub use target::{ProbeTarget, TlsMode};
