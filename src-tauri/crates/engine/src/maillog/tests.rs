@@ -740,17 +740,21 @@ async fn follow_journal_reads_journalctl_json_output() {
     );
 }
 
+/// Needs a running journald, which the machines `make test` runs on do not have (no
+/// systemd): ignored there, reported as ignored rather than passed. On a systemd host:
+/// `cargo test -p headroom-engine follow_real_journald -- --ignored`. The follower's
+/// own logic is covered above with a stand-in journalctl.
 #[tokio::test]
-async fn follow_real_journald_where_available() {
-    let journalctl = std::path::Path::new("/usr/bin/journalctl");
-    if !journalctl.exists() {
-        println!("skipped: journalctl is not installed");
-        return;
-    }
-    if !std::path::Path::new("/run/systemd/journal/socket").exists() {
-        println!("skipped: journald is not running here (no /run/systemd/journal/socket)");
-        return;
-    }
+#[ignore = "needs a running journald (systemd); run with --ignored on a systemd host"]
+async fn follow_real_journald() {
+    assert!(
+        std::path::Path::new("/usr/bin/journalctl").exists(),
+        "journalctl is not installed"
+    );
+    assert!(
+        std::path::Path::new("/run/systemd/journal/socket").exists(),
+        "journald is not running here (no /run/systemd/journal/socket)"
+    );
     // Follow briefly: journalctl must start and keep running until cancelled.
     let agg = Aggregator::shared();
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -765,9 +769,7 @@ async fn follow_real_journald_where_available() {
         .await
         .expect("stops when cancelled")
         .expect("join");
-    if let Err(e) = r {
-        println!("skipped: journalctl cannot read the journal here: {e}");
-    }
+    r.expect("journalctl reads the journal");
 }
 
 #[test]
