@@ -134,6 +134,24 @@ fn main() -> ExitCode {
 }
 
 /// Loads the configuration or says why not (file, line, column) on stderr.
+/// The engine with every source and the history, as the long-running hosts (`watch`,
+/// `serve`) start it; what cannot be set up is said once on stderr.
+pub fn build_recording(
+    config: &headroom_engine::config::Config,
+) -> headroom_engine::runtime::Engine {
+    let engine = headroom_engine::runtime::build(
+        config,
+        headroom_engine::runtime::Options {
+            history: true,
+            no_probes: false,
+        },
+    );
+    for p in &engine.problems {
+        eprintln!("headroom-cli: warning: {p}");
+    }
+    engine
+}
+
 pub fn load_config(path: Option<&std::path::Path>) -> Result<headroom_engine::config::Config, u8> {
     headroom_engine::config::load(path).map_err(|e| {
         eprintln!("headroom-cli: {e}");

@@ -44,16 +44,7 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
     };
     // The same sources as the desktop app, and history recorded like it; what cannot
     // be set up is said once and the watch goes on without it.
-    let mut engine = runtime::build(
-        &config,
-        runtime::Options {
-            history: true,
-            no_probes: false,
-        },
-    );
-    for p in &engine.problems {
-        eprintln!("headroom-cli: warning: {p}");
-    }
+    let mut engine = crate::build_recording(&config);
     engine.monitor.add_sink(Box::new(PrintTransitions { json }));
     let cancel = CancellationToken::new();
     let stop = cancel.clone();

@@ -530,7 +530,7 @@ fn validate_dns(d: &DnsConfig) -> Result<(), Invalid> {
     }
     at_most(d.interval_mins, 24.0 * 60.0, at("interval_mins"))?;
     if let Some(h) = &d.helo {
-        if !is_domain_name(h) {
+        if !crate::probe::is_domain_name(h) {
             return Err((
                 at("helo"),
                 format!("helo = \"{h}\" is not a host name (letters, digits, '-' and '.')"),
@@ -539,7 +539,7 @@ fn validate_dns(d: &DnsConfig) -> Result<(), Invalid> {
     }
     for (key, list) in [("domains", &d.domains), ("dnsbl", &d.dnsbl)] {
         for (i, name) in list.iter().enumerate() {
-            if !is_domain_name(name) || !name.trim_end_matches('.').contains('.') {
+            if !crate::probe::is_domain_name(name) || !name.trim_end_matches('.').contains('.') {
                 return Err((
                     vec![k("dns"), k(key), Key::Index(i)],
                     format!("{key}[{i}] = \"{name}\" is not a domain name"),
@@ -560,22 +560,6 @@ fn validate_dns(d: &DnsConfig) -> Result<(), Invalid> {
         ));
     }
     Ok(())
-}
-
-/// A host or domain name as DNS carries it: labels of letters, digits, '-' and '_'
-/// (DMARC and DQS names have them), 1-63 bytes each, 253 in all; a final dot allowed.
-fn is_domain_name(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 fn validate_tls(t: &TlsConfig) -> Result<(), Invalid> {

@@ -74,16 +74,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             }
         }
     };
-    let mut engine = runtime::build(
-        &config,
-        runtime::Options {
-            history: true,
-            no_probes: false,
-        },
-    );
-    for p in &engine.problems {
-        eprintln!("headroom-cli: warning: {p}");
-    }
+    let mut engine = crate::build_recording(&config);
     let (tx, _) = broadcast::channel(events::CAPACITY);
     let latest_probes = events::LatestProbes::default();
     engine.monitor.add_sink(Box::new(events::Broadcast::new(

@@ -36,7 +36,9 @@ pub use ca_file::MAX_CA_FILE_BYTES;
 #[cfg(test)]
 pub(crate) use ca_file::TEST_CA_PEM;
 pub use scheduler::{ProbeNow, Scheduler, SchedulerHandle, DEBOUNCE};
-pub use spec::{check_target, probes_of, Probe, ProbeError, ProbeSpec, TargetInvalid};
+pub use spec::{
+    check_target, is_domain_name, probes_of, Probe, ProbeError, ProbeSpec, TargetInvalid,
+};
 pub use status::{ProbeBook, ProbeStatus, FAILURE_LIMIT};
 pub use target::{ProbeTarget, TlsMode};
 

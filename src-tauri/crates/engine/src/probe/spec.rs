@@ -388,7 +388,7 @@ fn parse_host(raw: &str) -> Result<Host, ProbeError> {
             "not a valid IPv6 address (give the port with --port, not host:port)",
         ));
     }
-    if is_domain(s) {
+    if is_domain_name(s) {
         if s.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
             return Err(bad("not a valid IPv4 address"));
         }
@@ -400,7 +400,9 @@ fn parse_host(raw: &str) -> Result<Host, ProbeError> {
     }
 }
 
-fn is_domain(s: &str) -> bool {
+/// A host or domain name as DNS carries it: labels of letters, digits, '-' and '_'
+/// (DMARC and DQS names have them), 1-63 bytes each, 253 in all; a final dot allowed.
+pub fn is_domain_name(s: &str) -> bool {
     let s = s.strip_suffix('.').unwrap_or(s);
     !s.is_empty()
         && s.len() <= 253
@@ -443,7 +445,7 @@ fn parse_helo(raw: &str) -> Result<ClientId, ProbeError> {
             Err(_) => Err(ProbeError::Helo(raw.to_string())),
         };
     }
-    if is_domain(s) {
+    if is_domain_name(s) {
         Ok(ClientId::Domain(s.to_string()))
     } else {
         Err(ProbeError::Helo(raw.to_string()))
@@ -455,7 +457,7 @@ fn default_helo() -> ClientId {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    if is_domain(&name) {
+    if is_domain_name(&name) {
         ClientId::Domain(name)
     } else {
         ClientId::Domain("localhost".into())
