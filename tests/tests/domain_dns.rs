@@ -403,3 +403,101 @@ fn a_bad_resolver_setting_is_a_config_error_with_its_line() {
     assert!(err.contains("config.toml:2:"), "{err}");
     assert!(err.contains("resolver"), "{err}");
 }
+
+/// With `[dns] watch = true` the monitor runs the same checks: the items reach
+/// `check --json` (one round, waited for) and `watch --json` (their first levels),
+/// where they ride beside the host items like any other.
+#[test]
+fn the_monitor_watches_the_domain_items_when_asked() {
+    let Some(nsd) = start() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[monitor]\ninterval_secs = 1\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n\
+             [dns]\nwatch = true\nresolver = \"{}\"\n{ADDRS}domains = [\"good.headroom.test\"]\n\
+             dnsbl = [\"bl.headroom.test\"]\n",
+            nsd.addr()
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(bin("headroom-cli"))
+        .args(["check", "--json", "--no-probe", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run headroom-cli check");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let level = |id: &str| {
+        v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == id))
+            .map(|i| i["level"].as_str().unwrap_or("").to_string())
+    };
+    // The same verdicts as `dns`: listed → warning, three reverse-DNS problems →
+    // critical, good mail records → ok; and the host items are still there.
+    assert_eq!(level("dnsbl").as_deref(), Some("warning"), "{v:#}");
+    assert_eq!(level("reverse_dns").as_deref(), Some("critical"), "{v:#}");
+    assert_eq!(level("mail_dns").as_deref(), Some("ok"), "{v:#}");
+    assert!(level("cpu").is_some(), "{v:#}");
+    assert_eq!(v["status"], "critical");
+
+    // watch --json: the first levels of the domain items arrive within a few ticks.
+    let mut child = Command::new(bin("headroom-cli"))
+        .args(["watch", "--json", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run headroom-cli watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) else {
+            continue;
+        };
+        let t: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        let item = t["item"].as_str().unwrap_or("").to_string();
+        if ["dnsbl", "reverse_dns", "mail_dns"].contains(&item.as_str()) {
+            seen.insert(item, t["level"].as_str().unwrap_or("").to_string());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen.get("dnsbl").map(String::as_str),
+        Some("warning"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.get("reverse_dns").map(String::as_str),
+        Some("critical"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.get("mail_dns").map(String::as_str),
+        Some("ok"),
+        "{seen:?}"
+    );
+}

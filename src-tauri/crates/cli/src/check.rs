@@ -42,7 +42,13 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
                 assessment.status.as_str().to_uppercase(),
                 // Item details can quote remote text: no `|` may start fake perfdata.
                 for_perfdata(&assessment.summary()),
-                perfdata(&assessment, &config.thresholds)
+                perfdata(
+                    &assessment,
+                    &headroom_engine::assess::domain_items::with_defaults(
+                        &config.thresholds,
+                        &config.tls
+                    )
+                )
             )?;
             for i in &assessment.items {
                 writeln!(out, "{}", item_line(i))?;

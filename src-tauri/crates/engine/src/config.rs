@@ -220,6 +220,11 @@ impl HistoryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
+    /// Run these checks in the monitor (the app, `watch`, `check`, the agent) every
+    /// `interval_mins`. Off by default: DNSBL operators refuse queries that come
+    /// through large shared resolvers, so the admin names a resolver first (see
+    /// docs/DOMAIN_HEALTH.md). `headroom-cli dns` runs them whatever this says.
+    pub watch: bool,
     /// `"system"` (resolv.conf) or `"IP"` / `"IP:PORT"` / `"[IPv6]:PORT"`: every
     /// look-up of the checks goes there.
     pub resolver: String,
@@ -246,6 +251,7 @@ pub const DEFAULT_DNSBL_ZONES: [&str; 3] =
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
+            watch: false,
             resolver: "system".into(),
             interval_mins: 15.0,
             outbound: Vec::new(),

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::assess::Assessor;
+use crate::assess::{domain_items, Assessor};
 use crate::config::Config;
+use crate::domain::{Checker, DomainReading};
 use crate::history::Recent;
 use crate::host::HostSource;
 use crate::lock::lock;
@@ -99,8 +100,20 @@ pub struct Monitor {
     probes: Vec<Probe>,
     probe_book: ProbeBook,
     maillog: Option<MaillogFollowers>,
+    domain: Option<DomainWatch>,
     reconfigure: tokio::sync::mpsc::UnboundedReceiver<Config>,
 }
+
+/// The domain checks (`[dns] watch`): a round at start and every `interval_mins` in a
+/// task of their own (a dead resolver costs seconds per look-up, never a tick), the
+/// latest round riding in every snapshot.
+struct DomainWatch {
+    checker: Result<Arc<Checker>, String>,
+    latest: Arc<Mutex<Option<DomainReading>>>,
+}
+
+/// How long a one-shot check waits for a round of the domain checks.
+const DOMAIN_ONCE_BUDGET: Duration = Duration::from_secs(30);
 
 /// The mail server source and its background queue listing.
 struct MtaReader {
@@ -121,8 +134,18 @@ fn interval_of(config: &Config) -> Duration {
     Duration::try_from_secs_f64(config.monitor.interval_secs).unwrap_or(Duration::from_secs(5))
 }
 
+/// The configuration as the monitor applies it: the domain items' default ratios
+/// filled in wherever the user set none.
+fn effective(mut config: Config) -> Config {
+    config.thresholds = domain_items::with_defaults(&config.thresholds, &config.tls);
+    config
+}
+
 impl Monitor {
     pub fn new(config: Config, host: Box<dyn HostSource>) -> Self {
+        let config = effective(config);
+        let mut assessor = Assessor::new();
+        assessor.set_tls(config.tls.clone());
         let window_s = config.monitor.memory_history_mins as f64 * 60.0;
         let recent = Recent::new(
             window_s,
@@ -140,14 +163,25 @@ impl Monitor {
             blocking_sources: true,
             clock: Box::new(SystemClock),
             sinks: Vec::new(),
-            assessor: Assessor::new(),
+            assessor,
             handle,
             mta: None,
             probes: Vec::new(),
             probe_book: ProbeBook::new(),
             maillog: None,
+            domain: None,
             reconfigure,
         }
+    }
+
+    /// Runs the domain checks with this checker (or reports why there is none, every
+    /// tick, so the domain items are unknown with the reason).
+    pub fn with_domain(mut self, checker: Result<Checker, String>) -> Self {
+        self.domain = Some(DomainWatch {
+            checker: checker.map(Arc::new),
+            latest: Arc::default(),
+        });
+        self
     }
 
     /// Follows these mail logs (an empty list means the default: Postfix's own
@@ -213,6 +247,18 @@ impl Monitor {
         if let Some(m) = &mut self.maillog {
             m.start(&self.config.mta, &cancel).await;
         }
+        if let Some(DomainWatch {
+            checker: Ok(checker),
+            latest,
+        }) = &self.domain
+        {
+            tokio::spawn(watch_domain(
+                checker.clone(),
+                latest.clone(),
+                self.config.clone(),
+                cancel.clone(),
+            ));
+        }
         let (probe_tx, mut probe_rx) = tokio::sync::mpsc::unbounded_channel::<ProbeResult>();
         let probes = std::mem::take(&mut self.probes);
         self.start_probes(probes, &probe_tx, &cancel).await;
@@ -224,6 +270,8 @@ impl Monitor {
                 _ = ticker.tick() => self.tick().await,
                 Some(r) = probe_rx.recv() => self.on_probe(r),
                 Some(c) = self.reconfigure.recv() => {
+                    let c = effective(c);
+                    self.assessor.set_tls(c.tls.clone());
                     let new_interval = interval_of(&c);
                     if new_interval != ticker.period() {
                         ticker = tokio::time::interval_at(tokio::time::Instant::now() + new_interval, new_interval);
@@ -267,6 +315,24 @@ impl Monitor {
                 Err(e) => snapshot.problems.push(problem("mta", e)),
             }
         }
+        if let Some(DomainWatch {
+            checker: Ok(checker),
+            latest,
+        }) = &self.domain
+        {
+            let round = tokio::time::timeout(DOMAIN_ONCE_BUDGET, checker.run(&self.config)).await;
+            match round {
+                Ok(r) => *lock(latest) = Some(r),
+                Err(_) => snapshot.problems.push(problem(
+                    "domain",
+                    format!(
+                        "the domain checks took longer than {} s",
+                        DOMAIN_ONCE_BUDGET.as_secs()
+                    ),
+                )),
+            }
+        }
+        self.domain_into(&mut snapshot);
         for p in probes {
             match p.await {
                 Ok(r) => {
@@ -348,11 +414,26 @@ impl Monitor {
                 Err(e) => snapshot.problems.push(problem("mta", e)),
             }
         }
+        self.domain_into(&mut snapshot);
         let tick = self.finish(snapshot);
         // Sinks may read the handle (the window's state view): publish first.
         *lock(&self.handle.latest) = Some(tick.clone());
         for sink in &mut self.sinks {
             sink.on_tick(&tick);
+        }
+    }
+
+    /// The latest domain round into the snapshot, or why there is none.
+    fn domain_into(&self, snapshot: &mut Snapshot) {
+        match &self.domain {
+            Some(DomainWatch {
+                checker: Ok(_),
+                latest,
+            }) => snapshot.domain = lock(latest).clone(),
+            Some(DomainWatch {
+                checker: Err(why), ..
+            }) => snapshot.problems.push(problem("domain", why.clone())),
+            None => {}
         }
     }
 
@@ -443,6 +524,28 @@ impl Monitor {
             };
         }
         self.read_mta(budget).await
+    }
+}
+
+/// One round of the domain checks now and every `[dns] interval_mins`, until cancelled.
+async fn watch_domain(
+    checker: Arc<Checker>,
+    latest: Arc<Mutex<Option<DomainReading>>>,
+    config: Config,
+    cancel: CancellationToken,
+) {
+    let every = Duration::try_from_secs_f64(config.dns.interval_mins * 60.0)
+        .unwrap_or(Duration::from_secs(15 * 60));
+    loop {
+        let round = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = checker.run(&config) => r,
+        };
+        *lock(&latest) = Some(round);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }
 

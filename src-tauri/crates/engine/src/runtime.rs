@@ -54,6 +54,9 @@ pub fn build(config: &Config, options: Options) -> Engine {
     if has_mta || !config.maillogs.is_empty() {
         monitor = monitor.with_maillog(config.maillogs.clone());
     }
+    if config.dns.watch {
+        monitor = monitor.with_domain(crate::domain::Checker::new(&config.dns));
+    }
     let history = if options.history {
         let history = History::open(&config.history);
         let status = history.status();

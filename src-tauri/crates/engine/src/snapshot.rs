@@ -20,6 +20,10 @@ pub struct Snapshot {
     /// Who is throttling our outbound mail, from the mail log (see [`crate::maillog`]).
     #[serde(default)]
     pub throttling: Option<crate::maillog::ThrottlingReading>,
+    /// The latest round of the domain checks (DNSBL, reverse DNS, mail DNS, served
+    /// certificates; see [`crate::domain`]), when `[dns] watch` is on.
+    #[serde(default)]
+    pub domain: Option<crate::domain::DomainReading>,
     /// What could not be read this tick, per source ("host: statvfs /var timed out").
     pub problems: Vec<SourceProblem>,
 }

@@ -165,6 +165,8 @@ const MAIL_SYSTEM_DOWN: &str = "mail system is down";
 /// a bounded series of its recent values for the forecast.
 #[derive(Debug, Default)]
 pub struct Assessor {
+    /// `[tls]`: the certificate item's window and deadlines.
+    tls: crate::config::TlsConfig,
     trackers: BTreeMap<ItemId, LevelTracker>,
     series: BTreeMap<ItemId, VecDeque<Point>>,
     last_ts: Option<Ts>,
@@ -189,6 +191,11 @@ impl Assessor {
         Self::default()
     }
 
+    /// Uses these `[tls]` settings for the certificate item from the next tick on.
+    pub fn set_tls(&mut self, tls: crate::config::TlsConfig) {
+        self.tls = tls;
+    }
+
     pub fn assess(&mut self, snap: &Snapshot, t: &Thresholds) -> (Assessment, Vec<Transition>) {
         let ts = snap.ts;
         if let Some(last) = self.last_ts {
@@ -204,6 +211,11 @@ impl Assessor {
         // With no delivery attempts in the window there is nothing to be throttled.
         if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {
             inputs.push(maillog_items::item(r));
+        }
+        // The snapshot's time, not the round's: the certificate's time left shrinks
+        // every tick, and its forecast is the exact deadline.
+        if let Some(d) = &snap.domain {
+            inputs.extend(domain_items::items(d, ts, &self.tls));
         }
         // An item seen before whose source failed this tick is unknown, with the
         // source's reason; it does not silently drop out of the overall level.

@@ -7,6 +7,7 @@ fn snap(ts: f64, cpu: f64, mem_used: u64) -> Snapshot {
         mta: None,
         probes: Vec::new(),
         throttling: None,
+        domain: None,
         host: Some(HostSample {
             cpu_percent: Some(cpu),
             cores: 4,
@@ -100,6 +101,7 @@ fn a_failed_source_makes_its_items_unknown_with_the_reason() {
         mta: None,
         probes: Vec::new(),
         throttling: None,
+        domain: None,
         problems: vec![SourceProblem {
             source: "host".into(),
             message: "sampling timed out after 4 s".into(),
