@@ -18,8 +18,10 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # a minimal Debian). Exim, OpenSMTPD and Sendmail are unpacked by the tests themselves
 # (tests/src/debs.rs), which install those packages' own dependencies from their metadata.
 # nsd: the authoritative DNS server the domain-health tests serve their zones from;
-# prometheus: the agent tests scrape with it and check metrics and rules with promtool.
-TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus)
+# prometheus: the agent tests scrape with it and check metrics and rules with promtool;
+# openssh-server/-client: the agent reached over ssh (a private sshd on loopback).
+TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus
+           openssh-server openssh-client)
 BENCH_PKGS=(glances prometheus-node-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")

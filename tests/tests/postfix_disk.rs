@@ -41,7 +41,10 @@ fn queue_disk_is_critical_when_queue_minfree_exceeds_free_space() {
     // but with the default threshold it is not refusing mail.
     let before = queue_disk(&pf);
     assert_ne!(before.level, Level::Critical, "{before:?}");
-    assert!(mail_from(&pf).starts_with("250"), "Postfix accepts mail before");
+    assert!(
+        mail_from(&pf).starts_with("250"),
+        "Postfix accepts mail before"
+    );
     let (_, free, ..) =
         headroom_engine::host::statvfs(&pf.queue.to_string_lossy()).expect("statvfs");
     let minfree = format!("queue_minfree={}", free + 2_000_000_000);
