@@ -93,3 +93,48 @@ fn per_client_item_is_critical_exactly_when_the_next_connection_gets_421() {
     let (_, banner) = pf.connect().expect("connect");
     assert!(banner.starts_with("220"), "{banner}");
 }
+
+/// `smtpd_processes` counts the smtpd processes that hold a client connection, not the
+/// ones Postfix keeps idle for up to max_idle after their session: a burst of 15
+/// sessions that all end falls back within a tick while the idle processes remain.
+#[test]
+fn a_burst_that_ends_leaves_idle_processes_counted_as_room_not_use() {
+    if let Some(why) = unavailable() {
+        headroom_tests::skip_or_fail(why);
+        return;
+    }
+    let pf = Instance::start(&Options {
+        maxproc: "20",
+        ..Default::default()
+    })
+    .expect("private postfix starts");
+    let mut source = Postfix::new(Some(pf.etc.clone()));
+    let mut held = Vec::new();
+    for k in 1..=15 {
+        let (s, banner) = pf.connect().expect("connect");
+        assert!(banner.starts_with("220"), "session {k}: {banner}");
+        held.push(s);
+    }
+    let (sample, busy_items) = items(&mut source);
+    let svc = &sample.services[0];
+    assert_eq!((svc.processes, svc.idle_processes), (15, 0), "{svc:?}");
+    assert_eq!(item(&busy_items, "smtpd_processes").used, Some(15.0));
+
+    // Every client leaves; the smtpd processes stay up, waiting for the next.
+    for mut s in held.drain(..) {
+        let _ = std::io::Write::write_all(&mut s, b"QUIT\r\n");
+    }
+    let settled = headroom_tests::bins::wait_for(std::time::Duration::from_secs(5), || {
+        let (sample, now) = items(&mut source);
+        let svc = sample.services[0].clone();
+        (svc.processes == 0).then_some((svc, now))
+    });
+    let (svc, after) = settled.expect("no process serves a client once they all left");
+    assert!(
+        svc.idle_processes >= 10,
+        "the idle processes remain as room: {svc:?}"
+    );
+    let p = item(&after, "smtpd_processes");
+    assert_eq!(p.used, Some(0.0), "{p:?}");
+    assert!(p.detail.contains("idle smtpd processes"), "{}", p.detail);
+}

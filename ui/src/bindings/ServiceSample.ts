@@ -21,7 +21,17 @@ process_limit: Limit,
  * smtpd_client_connection_count_limit, Exim smtp_accept_max_per_host); `None` where
  * the server has no such limit. A value of 0 means the limit is off.
  */
-per_client_limit: Limit | null, processes: number, 
+per_client_limit: Limit | null, 
+/**
+ * Processes serving a client now (for Postfix: smtpd processes that hold an
+ * established connection), the use against `process_limit`.
+ */
+processes: number, 
+/**
+ * Processes waiting for the next client (Postfix keeps an smtpd up to `max_idle`
+ * after its session): room, not use.
+ */
+idle_processes: number, 
 /**
  * Processes running with `-o stress=yes` (Postfix's overload mode).
  */

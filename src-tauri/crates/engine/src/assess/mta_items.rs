@@ -93,7 +93,17 @@ fn processes(m: &MtaSample) -> ItemInput {
             },
         );
     };
-    let mut detail = format!("service {} ({})", worst.name, worst.process_limit.parameter);
+    let mut detail = format!(
+        "service {} ({}): {} serving a client",
+        worst.name, worst.process_limit.parameter, worst.processes
+    );
+    let idle: u64 = session_services(m).map(|s| s.idle_processes).sum();
+    if idle > 0 {
+        detail.push_str(&format!(
+            "; {idle} idle {} processes wait for the next client (room, not use)",
+            m.kind.session_process()
+        ));
+    }
     let stressed: u64 = session_services(m).map(|s| s.stressed).sum();
     if stressed > 0 {
         detail.push_str(&format!(

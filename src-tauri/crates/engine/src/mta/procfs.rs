@@ -112,6 +112,26 @@ pub fn parse_stat(stat: &str) -> Option<(String, u32)> {
     Some((comm, ppid))
 }
 
+/// The socket inodes `pid` holds open (`/proc/PID/fd/N -> socket:[inode]`); `None`
+/// when its descriptors cannot be read (not root, or the process is gone).
+pub fn socket_inodes(pid: u32) -> Option<Vec<u64>> {
+    let dir = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(d) => d,
+        // Gone since it was listed: it serves nobody.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+        Err(_) => return None,
+    };
+    Some(
+        dir.flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .filter_map(|l| {
+                let l = l.to_string_lossy();
+                l.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            })
+            .collect(),
+    )
+}
+
 /// Whether `pid` is alive and its command name is `comm`.
 pub fn pid_is(pid: u32, comm: &str) -> bool {
     let mut buf = Vec::with_capacity(512);

@@ -172,7 +172,12 @@ pub struct ServiceSample {
     /// smtpd_client_connection_count_limit, Exim smtp_accept_max_per_host); `None` where
     /// the server has no such limit. A value of 0 means the limit is off.
     pub per_client_limit: Option<Limit>,
+    /// Processes serving a client now (for Postfix: smtpd processes that hold an
+    /// established connection), the use against `process_limit`.
     pub processes: u64,
+    /// Processes waiting for the next client (Postfix keeps an smtpd up to `max_idle`
+    /// after its session): room, not use.
+    pub idle_processes: u64,
     /// Processes running with `-o stress=yes` (Postfix's overload mode).
     pub stressed: u64,
     pub listening: bool,

@@ -205,6 +205,14 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         sockets = sockets::tcp_sockets_on(&ports, true);
     }
     let somaxconn = sockets::somaxconn();
+    // The established connections on this instance's ports: an smtpd that holds one
+    // serves a client; one that holds none is idle (kept up to max_idle for the next).
+    let established: std::collections::HashSet<u64> = sockets
+        .iter()
+        .filter(|t| t.state == sockets::TCP_ESTABLISHED)
+        .map(|t| t.inode)
+        .collect();
+    let mut unreadable_fds = false;
     let exceptions = cfg.limit_exceptions();
     let inet_addr = interfaces_addr(cfg.get("inet_interfaces"));
     for svc in &cfg.services {
@@ -221,12 +229,20 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
                     .any(|w| w[0] == "-o" && w[1] == "stress=yes")
             })
             .count() as u64;
+        let (busy, idle) = match busy_and_idle(&mine, &established) {
+            Some(counts) => counts,
+            None => {
+                unreadable_fds = true;
+                (mine.len() as u64, 0)
+            }
+        };
         let mut out = ServiceSample {
             name: svc.name.clone(),
             command: svc.command.clone(),
             process_limit: Limit::new(svc.process_limit, svc.limit_source.clone()),
             per_client_limit: Some(cfg.per_client_limit(&svc.command)),
-            processes: mine.len() as u64,
+            processes: busy,
+            idle_processes: idle,
             stressed,
             ..Default::default()
         };
@@ -264,6 +280,11 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         s.services.push(out);
     }
 
+    if unreadable_fds {
+        s.notes.push(
+            "cannot read the smtpd processes' descriptors (/proc/PID/fd; run as root or the postfix user): idle smtpd processes are counted as busy".into(),
+        );
+    }
     if let Some(q) = &queue_dir {
         match queue::count_queues(q) {
             Ok(c) => s.queue = Some(c),
@@ -281,6 +302,22 @@ pub fn sample_with(cfg: &PostfixConfig) -> MtaSample {
         }
     }
     s
+}
+
+/// (busy, idle) among `procs`: busy ones hold one of the `established` connections.
+/// `None` when a process's descriptors cannot be read (then nobody can tell).
+fn busy_and_idle(
+    procs: &[&Process],
+    established: &std::collections::HashSet<u64>,
+) -> Option<(u64, u64)> {
+    let mut busy = 0;
+    for p in procs {
+        let inodes = procfs::socket_inodes(p.pid)?;
+        if inodes.iter().any(|i| established.contains(i)) {
+            busy += 1;
+        }
+    }
+    Some((busy, procs.len() as u64 - busy))
 }
 
 /// The value after `flag` in an argv.

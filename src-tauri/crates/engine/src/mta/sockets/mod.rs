@@ -23,6 +23,9 @@ pub struct TcpSocket {
     pub state: u8,
     /// For a listening socket: connections completed and waiting for `accept()`.
     pub rx_queue: u64,
+    /// The socket's inode: what `/proc/PID/fd/N` links to (`socket:[inode]`), so an
+    /// established connection can be tied to the process that serves it.
+    pub inode: u64,
 }
 
 pub const TCP_ESTABLISHED: u8 = 0x01;

@@ -31,6 +31,8 @@ pub fn parse_net_tcp(text: &str) -> Vec<TcpSocket> {
             let (remote, remote_port) = parse_endpoint(f.next()?)?;
             let state = u8::from_str_radix(f.next()?, 16).ok()?;
             let (_tx, rx) = f.next()?.split_once(':')?;
+            // tr:tm->when, retrnsmt, uid, timeout, then the inode.
+            let inode = f.nth(4)?.parse().ok()?;
             Some(TcpSocket {
                 local,
                 local_port,
@@ -38,6 +40,7 @@ pub fn parse_net_tcp(text: &str) -> Vec<TcpSocket> {
                 remote_port,
                 state,
                 rx_queue: u64::from_str_radix(rx, 16).ok()?,
+                inode,
             })
         })
         .collect()

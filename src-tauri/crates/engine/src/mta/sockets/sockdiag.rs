@@ -244,6 +244,7 @@ pub fn parse_diag_msg(p: &[u8]) -> Option<TcpSocket> {
     let local = addr(8)?;
     let remote = addr(24)?;
     let rqueue = u32_at(p, 56)?;
+    let inode = u32_at(p, 68)?;
     Some(TcpSocket {
         local,
         local_port: sport,
@@ -251,6 +252,7 @@ pub fn parse_diag_msg(p: &[u8]) -> Option<TcpSocket> {
         remote_port: dport,
         state,
         rx_queue: rqueue as u64,
+        inode: inode as u64,
     })
 }
 
