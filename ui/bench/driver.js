@@ -49,9 +49,21 @@
     const warmup = Number(params.get('warmup') ?? 5) * 1000;
     const measure = Number(params.get('measure') ?? 30) * 1000;
     await sleep(warmup);
+    // What the ticks change in the DOM: mutation records by element.
+    const changed = {};
+    let records = 0;
+    new MutationObserver((list) => {
+      for (const m of list) {
+        records++;
+        const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+        const name = `${m.type} ${el?.closest('[data-testid]')?.dataset.testid ?? ''} ${el?.tagName.toLowerCase()}.${el?.className?.baseVal ?? el?.className ?? ''}`;
+        changed[name] = (changed[name] ?? 0) + 1;
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     window.__benchTickWork.length = 0;
+    window.__benchTickScript.length = 0;
     await sleep(measure);
-    await post('/ticks', window.__benchTickWork.slice());
+    await post('/ticks', { work: window.__benchTickWork.slice(), script: window.__benchTickScript.slice(), records, changed });
   }
   main().catch((e) => post('/ready', { error: String(e) }));
 })();

@@ -51,16 +51,21 @@ def tree(root: int) -> list[int]:
     return pids
 
 
-def usage(root: int) -> tuple[float, float]:
-    """CPU seconds and RSS (MiB) of the tree."""
+def usage(root: int, by_name: dict | None = None) -> tuple[float, float]:
+    """CPU seconds and RSS (MiB) of the tree; per process name into by_name."""
     cpu, rss = 0.0, 0.0
     for pid in tree(root):
         try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        cpu += (int(f[11]) + int(f[12])) / TICKS_PER_S
+        f = stat.rsplit(")", 1)[1].split()
+        s = (int(f[11]) + int(f[12])) / TICKS_PER_S
+        cpu += s
         rss += int(f[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        if by_name is not None:
+            name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+            by_name[name] = by_name.get(name, 0.0) + s
     return cpu, rss
 
 
@@ -163,25 +168,32 @@ def main() -> int:
         if "error" in ready:
             sys.exit(f"driver failed: {ready['error']}")
         time.sleep(args.warmup)
-        c0, _ = usage(browser.pid)
+        n0: dict = {}
+        n1: dict = {}
+        c0, _ = usage(browser.pid, n0)
         t0 = time.monotonic()
         time.sleep(args.measure)
-        c1, rss = usage(browser.pid)
+        c1, rss = usage(browser.pid, n1)
         elapsed = time.monotonic() - t0
         events["ticks"].wait(30)
-        ticks = posts.get("ticks") or []
+        ticks = posts.get("ticks") or {"work": [], "script": []}
+        work_ms, script_ms = ticks["work"], ticks["script"]
 
         out = {
             "range": args.range,
             "cpu_percent": round((c1 - c0) / elapsed * 100, 2),
+            "by_process": {k: round((v - n0.get(k, 0)) / elapsed * 100, 2) for k, v in n1.items()},
             "rss_mib": round(rss),
-            "ticks": len(ticks),
-            "tick_work_ms_median": round(statistics.median(ticks), 2) if ticks else None,
-            "tick_work_ms_p90": round(sorted(ticks)[int(len(ticks) * 0.9)], 2) if ticks else None,
+            "ticks": len(work_ms),
+            "tick_script_ms_median": round(statistics.median(script_ms), 2) if script_ms else None,
+            "tick_work_ms_median": round(statistics.median(work_ms), 2) if work_ms else None,
+            "dom_records_per_tick": round(ticks.get("records", 0) / max(1, len(work_ms)), 1),
         }
         if args.time:
             out.update({k: ready.get(k) for k in ("day_ms", "day_status", "hour_ms", "hour_status")})
         print(json.dumps(out))
+        if os.environ.get("BENCH_DEBUG"):
+            print(json.dumps(ticks.get("changed"), indent=1), file=sys.stderr)
         return 0
     finally:
         for p in reversed(procs):

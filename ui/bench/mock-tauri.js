@@ -11,25 +11,41 @@
   let channelIndex = 0;
   const now = () => Math.floor(Date.now() / 1000);
 
-  // The series the bench host has (no mail server, no probes): 8 columns.
+  // An idle host like the bench machine (no mail server, no probes), 8 columns. What
+  // moves each second moves on a real host too: CPU and disk busy, memory by a little;
+  // the load average only every 5 s, as the kernel updates it.
   const NAMES = ['cpu_percent', 'load1', 'memory_percent', 'swap_percent', 'disk_io:sda', 'disk_io:sdb', 'fs_used_percent:/', 'ratio:cpu'];
-  const value = (k, t) => ((Math.sin(t / 600) + 1) * 20 + k * 5) + ((t * 7919 + k * 31) % 17) / 10;
+  const noise = (k, t) => ((t * 7919 + k * 31) % 17) / 17;
+  const wave = (t) => (Math.sin(t / 600) + 1) / 2;
+  const host = (t) => ({
+    cpu: 2 + 6 * wave(t) + 4 * noise(0, t),
+    load: 0.2 + 0.6 * wave(t - (t % 5)) + 0.1 * noise(1, t - (t % 5)),
+    memUsed: 3.1e9 + 2e6 * noise(2, t),
+    disks: [3 * noise(4, t), noise(5, t) > 0.9 ? 1 : 0],
+  });
+  const MEM_TOTAL = 8e9;
 
   function batch(ts) {
+    const cols = NAMES.map(() => []);
+    for (const t of ts) {
+      const h = host(t);
+      [h.cpu, h.load, (h.memUsed / MEM_TOTAL) * 100, null, h.disks[0], h.disks[1], 50, h.cpu].forEach((v, k) => cols[k].push(v));
+    }
     const series = {};
-    NAMES.forEach((n, k) => (series[n] = ts.map((t) => (n === 'swap_percent' ? null : value(k, t)))));
+    NAMES.forEach((n, k) => (series[n] = cols[k]));
     return { ts, series };
   }
   const range = (from, to, step) => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
   function state(t) {
-    const cpu = value(0, t);
+    const h = host(t);
+    const disk = Math.max(...h.disks);
     const items = [
-      { id: 'cpu', used: cpu, limit: 100, ratio: cpu / 100, level: 'ok', forecast_s: null, detail: '2 cores' },
-      { id: 'memory', used: 3.1e9 + (t % 7) * 1e6, limit: 8e9, ratio: 0.39, level: 'ok', forecast_s: null, detail: '' },
+      { id: 'cpu', used: h.cpu, limit: 100, ratio: h.cpu / 100, level: 'ok', forecast_s: null, detail: '2 cores' },
+      { id: 'memory', used: h.memUsed, limit: MEM_TOTAL, ratio: h.memUsed / MEM_TOTAL, level: 'ok', forecast_s: null, detail: '' },
       { id: 'swap', used: 0, limit: 0, ratio: null, level: 'ok', forecast_s: null, detail: 'no swap' },
-      { id: 'load', used: value(1, t) / 40, limit: 2, ratio: value(1, t) / 80, level: 'ok', forecast_s: null, detail: '' },
-      { id: 'disk_io', used: value(4, t), limit: 100, ratio: value(4, t) / 100, level: 'ok', forecast_s: null, detail: 'sda' },
+      { id: 'load', used: h.load, limit: 2, ratio: h.load / 2, level: 'ok', forecast_s: null, detail: '' },
+      { id: 'disk_io', used: disk, limit: 100, ratio: disk / 100, level: 'ok', forecast_s: null, detail: 'sda' },
     ];
     return {
       ts: t,
@@ -37,12 +53,12 @@
       summary: 'ok: every limit has headroom',
       assessment: { ts: t, status: 'ok', items },
       host: {
-        cpu_percent: cpu,
+        cpu_percent: h.cpu,
         cores: 2,
-        load: [value(1, t) / 40, 0.4, 0.3],
-        memory: { total_bytes: 8e9, used_bytes: 3.1e9 + (t % 7) * 1e6, swap_total_bytes: 0, swap_used_bytes: 0 },
+        load: [h.load, 0.4, 0.3],
+        memory: { total_bytes: MEM_TOTAL, used_bytes: h.memUsed, swap_total_bytes: 0, swap_used_bytes: 0 },
         filesystems: [{ mount_point: '/', device: '/dev/sda1', fs_type: 'ext4', total_bytes: 1e11, free_bytes: 5e10, total_inodes: 1e6, free_inodes: 5e5 }],
-        disks: [{ device: 'sda', util_percent: value(4, t) }, { device: 'sdb', util_percent: value(5, t) }],
+        disks: [{ device: 'sda', util_percent: h.disks[0] }, { device: 'sdb', util_percent: h.disks[1] }],
       },
       problems: [],
       config_path: '/tmp/config.toml',
@@ -56,16 +72,20 @@
     };
   }
 
-  // Milliseconds from a tick's arrival until the next task runs: the script work the
-  // tick caused (Svelte flushes in a microtask), and any paint WebKit slips in between.
+  // Per tick, in milliseconds: `script` until the microtasks after it ran (the store and
+  // Svelte's flush, which is queued first), `work` until the next task (plus any layout
+  // and paint WebKit slips in before it).
   const tickWork = [];
+  const tickScript = [];
   window.__benchTickWork = tickWork;
+  window.__benchTickScript = tickScript;
 
   function send(message) {
     const cb = callbacks.get(channel);
     if (!cb) return;
     const t0 = performance.now();
     cb({ index: channelIndex++, message });
+    queueMicrotask(() => queueMicrotask(() => tickScript.push(performance.now() - t0)));
     setTimeout(() => tickWork.push(performance.now() - t0), 0);
   }
 
