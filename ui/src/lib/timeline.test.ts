@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Timeline } from './timeline';
+import { Timeline } from './timeline.svelte';
 
 describe('Timeline', () => {
   it('keeps gaps as null and backfills late series', () => {
