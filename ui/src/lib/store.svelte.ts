@@ -8,6 +8,7 @@ import type {
   MaillogReport,
   MtaSample,
   ProbeResult,
+  SampleBatch,
   SourceProblem,
   StateView,
   UiEvent,
@@ -99,6 +100,8 @@ export class Dashboard {
   readonly #api: Api;
   readonly #visible: () => boolean;
   #rangeRequest = 0;
+  /** Samples of ticks that came before get_state answered; null once it has. */
+  #early: SampleBatch[] | null = [];
 
   constructor(api: Api = tauri, options: Options = {}) {
     this.#api = api;
@@ -119,8 +122,7 @@ export class Dashboard {
 
   async #load(): Promise<void> {
     try {
-      // Subscribe first so nothing between the two calls is lost; duplicates from the
-      // overlap are dropped by the timeline (same timestamp).
+      // Subscribe first so nothing between the two calls is lost.
       await this.#api.subscribe((e) => this.onEvent(e));
       const initial = await this.#api.getState();
       this.live.append(initial.history);
@@ -130,13 +132,19 @@ export class Dashboard {
     } catch (err) {
       this.loadError = String(err);
     }
+    // Ticks that overlapped get_state: the history may hold them already, and an older
+    // sample after it would read as a clock gone back and restart the timeline.
+    const early = this.#early ?? [];
+    this.#early = null;
+    for (const b of early) this.live.append(after(b, this.live.ts[this.live.ts.length - 1]));
     await this.refreshDestinations();
   }
 
   onEvent(e: UiEvent): void {
     if (e.kind === 'tick') {
       this.applyState(e.state);
-      this.live.append(e.samples);
+      if (this.#early) this.#early.push(e.samples);
+      else this.live.append(e.samples);
     } else if (e.kind === 'alert') {
       this.alerts = [e.entry, ...this.alerts].slice(0, MAX_ALERTS);
     } else if (e.kind === 'probe') {
@@ -221,6 +229,16 @@ export class Dashboard {
       this.exportStatus = `Export failed: ${errorText(e)}`;
     }
   }
+}
+
+/** The samples of `batch` newer than `ts` (all of them when `ts` is undefined). */
+function after(batch: SampleBatch, ts: number | undefined): SampleBatch {
+  if (ts === undefined) return batch;
+  const keep = batch.ts.flatMap((t, i) => (t > ts ? [i] : []));
+  if (keep.length === batch.ts.length) return batch;
+  const series: SampleBatch['series'] = {};
+  for (const [name, col] of Object.entries(batch.series)) series[name] = keep.map((i) => col[i] ?? null);
+  return { ts: keep.map((i) => batch.ts[i]), series };
 }
 
 /** The message of an IPC error ({message}) or of anything else thrown. */
