@@ -105,8 +105,29 @@ describe('App', () => {
     expect(rows[0].textContent).toContain('421 4.7.0');
     expect(rows[0].textContent).toContain('connection_limit');
     expect(target.querySelector('[data-testid=probe-now]')?.textContent?.trim()).toBe('Probe now');
+    // A real button: focusable, Enter and Space work, and it says whether it is open.
+    expect(rows[0].tagName).toBe('BUTTON');
+    expect(rows[0].getAttribute('aria-expanded')).toBe('false');
     (rows[0] as HTMLElement).click();
     await vi.waitFor(() => expect(target.querySelector('[data-testid=probe-explanation]')?.textContent).toContain('raise it'));
+    expect(rows[0].getAttribute('aria-expanded')).toBe('true');
+    // A newer result goes on top; the open row stays open and keeps its element.
+    push!({
+      kind: 'probe',
+      result: {
+        target: '127.0.0.1:25', outcome: 'ok', phase: 'quit', reply: { code: 221, enhanced: '2.0.0', text: 'Bye' },
+        class: 'ok', timings_ms: { connect: 0.2 }, total_ms: 0.9, name: 'local', ts: 1800000003, detail: null,
+      },
+    });
+    flushSync();
+    const after = target.querySelectorAll('[data-testid=probe-row]');
+    expect(after.length).toBe(2);
+    expect(after[0].textContent).toContain('221 2.0.0');
+    expect(after[1]).toBe(rows[0]);
+    expect(target.querySelector('[data-testid=probe-explanation]')?.textContent).toContain('raise it');
+    (rows[0] as HTMLElement).click();
+    flushSync();
+    expect(target.querySelector('[data-testid=probe-explanation]')).toBeNull();
     (target.querySelector('[data-testid=range-24h]') as HTMLButtonElement).click();
     await vi.waitFor(() => expect(target.querySelector('[data-testid=range-status]')?.textContent).toBe('24 h from history: 3 points'));
     (target.querySelector('[data-testid=settings-save]') as HTMLButtonElement).click();

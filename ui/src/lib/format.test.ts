@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecastText, formatBytes, formatDuration, formatValue, itemTitle, usedOfLimit } from './format';
+import { barPercent, forecastText, formatBytes, formatDuration, formatValue, itemTitle, usedOfLimit } from './format';
 
 describe('format', () => {
   it('formats values in the unit of the item', () => {
@@ -28,5 +28,13 @@ describe('format', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatDuration(45)).toBe('45 s');
     expect(formatDuration(7200)).toBe('2.0 h');
+  });
+
+  it('sizes bars in whole percent, within the bar', () => {
+    expect(barPercent(0.3751)).toBe(38);
+    expect(barPercent(0.37509)).toBe(barPercent(0.3751));
+    expect(barPercent(1.7)).toBe(100);
+    expect(barPercent(-0.1)).toBe(0);
+    expect(barPercent(null)).toBe(0);
   });
 });

@@ -65,6 +65,14 @@ export function forecastText(item: Item): string | null {
   return item.forecast_s <= 0 ? 'at the limit now' : `full in ~${formatDuration(item.forecast_s)}`;
 }
 
+/**
+ * A headroom bar's width in whole percent (0–100), like the figure beside it: a change
+ * too small to see (memory moves a few bytes every tick) changes nothing to repaint.
+ */
+export function barPercent(ratio: number | null): number {
+  return Math.min(100, Math.max(0, Math.round((ratio ?? 0) * 100)));
+}
+
 export function clockTime(ts: number): string {
   return new Date(ts * 1000).toLocaleTimeString([], { hour12: false });
 }
