@@ -8,6 +8,7 @@ mod explain;
 mod output;
 mod probe;
 mod serve;
+mod server;
 mod state;
 mod watch;
 
@@ -76,6 +77,9 @@ enum Command {
     },
     /// The agent: run the monitor headless and serve it (HTTP API, SSE, Prometheus metrics).
     Serve(serve::ServeArgs),
+    /// The desktop's servers: store an agent's token in the keyring, test a connection.
+    #[command(subcommand)]
+    Server(server::ServerCommand),
 }
 
 /// Nagios UNKNOWN: bad usage or unreadable configuration.
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
             Command::Dns { config, json } => dns::run(config.as_deref(), json).await,
             Command::Probe(args) => probe::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Server(cmd) => server::run(cmd).await,
             Command::Classify {
                 file,
                 json,

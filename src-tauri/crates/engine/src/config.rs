@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::item::ItemId;
+pub use servers::{LocalConfig, ServerEntry, Transport};
+
+mod servers;
 pub use crate::probe::{ProbeTarget, TlsMode};
+pub use servers::{display_fingerprint, normalize_fingerprint, token_account, AgentUrl, LOCAL_ID};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +37,11 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `headroom-cli serve` (the agent).
     pub agent: AgentConfig,
+    /// `[[server]]`: mail servers the desktop watches through their agents.
+    #[serde(rename = "server")]
+    pub servers: Vec<ServerEntry>,
+    /// `[local]`: whether the desktop also watches this machine.
+    pub local: LocalConfig,
 }
 
 impl Default for Config {
@@ -48,6 +57,8 @@ impl Default for Config {
             dns: DnsConfig::default(),
             tls: TlsConfig::default(),
             agent: AgentConfig::default(),
+            servers: Vec::new(),
+            local: LocalConfig::default(),
         }
     }
 }
@@ -476,6 +487,7 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     validate_history(&c.history)?;
     validate_dns(&c.dns)?;
     validate_tls(&c.tls)?;
+    servers::validate(&c.servers)?;
     for (i, m) in c.maillogs.iter().enumerate() {
         let at = vec![k("maillog"), Key::Index(i), k("backfill_mins")];
         non_negative(m.backfill_mins, at.clone())?;

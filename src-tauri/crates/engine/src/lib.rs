@@ -9,6 +9,7 @@ pub mod classify;
 pub mod config;
 pub mod domain;
 pub mod explain;
+pub mod fleet;
 pub mod history;
 pub mod host;
 pub mod item;

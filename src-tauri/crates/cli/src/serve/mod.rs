@@ -196,6 +196,11 @@ pub fn state_of(tick: &Tick) -> Value {
         m.insert("hostname".into(), Value::from(hostname()));
         m.insert("ts".into(), Value::from(tick.snapshot.ts));
         m.insert("version".into(), Value::from(env!("CARGO_PKG_VERSION")));
+        // The mail server as the engine holds it, for a desktop's Mail server panel
+        // (`mta` above is the `check --json` summary scripts read).
+        if let Ok(sample) = serde_json::to_value(&tick.snapshot.mta) {
+            m.insert("mta_sample".into(), sample);
+        }
     }
     v
 }

@@ -20,10 +20,10 @@ pub fn account(username: &str, host: &str) -> String {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SecretError {
     #[error(
-        "no password for {account} in the OS keyring (service \"{SERVICE}\"); store one first"
+        "nothing stored for {account} in the OS keyring (service \"{SERVICE}\"); store it first"
     )]
     NoEntry { account: String },
-    #[error("no OS keyring available (Secret Service over D-Bus) to read the password of {account}: {reason}")]
+    #[error("no OS keyring available (Secret Service over D-Bus) to read the secret of {account}: {reason}")]
     NoKeyring { account: String, reason: String },
     #[error("the OS keyring did not answer within {seconds} s (is it locked?)")]
     Timeout { seconds: u64 },
@@ -33,7 +33,13 @@ pub enum SecretError {
 
 /// Looks the password up.
 pub async fn password(username: &str, host: &str) -> Result<String, SecretError> {
-    let account = account(username, host);
+    lookup(&account(username, host)).await
+}
+
+/// Looks up any Headroom secret by its keyring account (`agent@NAME` for an agent's
+/// token, `USERNAME@HOST` for a probe password).
+pub async fn lookup(account: &str) -> Result<String, SecretError> {
+    let account = account.to_string();
     let acc = account.clone();
     let lookup = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(SERVICE, &acc).and_then(|e| e.get_password())
@@ -53,9 +59,14 @@ pub async fn password(username: &str, host: &str) -> Result<String, SecretError>
 
 /// Stores a password (for the app's settings and for admins' scripts).
 pub async fn store_password(username: &str, host: &str, password: &str) -> Result<(), SecretError> {
-    let account = account(username, host);
+    store(&account(username, host), password).await
+}
+
+/// Stores any Headroom secret under its keyring account.
+pub async fn store(account: &str, secret: &str) -> Result<(), SecretError> {
+    let account = account.to_string();
     let acc = account.clone();
-    let pw = password.to_string();
+    let pw = secret.to_string();
     let store = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(SERVICE, &acc).and_then(|e| e.set_password(&pw))
     });
