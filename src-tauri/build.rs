@@ -14,6 +14,7 @@ fn main() {
             "save_settings",
             "get_history",
             "export_csv",
+            "select_server",
         ]),
     ))
     .expect("tauri build script failed");

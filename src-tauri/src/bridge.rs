@@ -1,40 +1,43 @@
-//! The engine-to-desktop sink: each tick goes to the window (through the subscribers'
-//! channels), to the alert log, and to the tray icon and status line.
+//! The engine-to-desktop path: each local tick and each agent's event ends in
+//! [`Presenter::publish`], which updates the tray (icon and status line, the worst
+//! over all servers) and sends the window its new view.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use headroom_engine::assess::Level;
+use headroom_engine::history::SampleBatch;
+use headroom_engine::lock::lock;
 use headroom_engine::tick::{Sink, Tick};
 use tauri::Runtime;
 
-use crate::state::{AlertEntry, AppState, UiEvent};
+use crate::state::{AlertEntry, AppState, StateView, UiEvent};
 use crate::tray::{icon_for, Tray};
 
-pub struct Bridge<R: Runtime> {
+pub struct Presenter<R: Runtime> {
     state: Arc<AppState>,
     tray: Option<Tray<R>>,
-    shown: Option<(Level, String)>,
+    shown: Mutex<Option<(Level, String)>>,
 }
 
-impl<R: Runtime> Bridge<R> {
+impl<R: Runtime> Presenter<R> {
     pub fn new(state: Arc<AppState>, tray: Option<Tray<R>>) -> Self {
-        Bridge {
+        Presenter {
             state,
             tray,
-            shown: None,
+            shown: Mutex::new(None),
         }
     }
 
-    fn update_tray(&mut self, level: Level, summary: &str) {
+    fn update_tray(&self, level: Level, summary: &str) {
         let Some(tray) = &self.tray else { return };
-        if self
-            .shown
+        let mut shown = lock(&self.shown);
+        if shown
             .as_ref()
             .is_some_and(|(l, s)| *l == level && s == summary)
         {
             return;
         }
-        if self.shown.as_ref().is_none_or(|(l, _)| *l != level) {
+        if shown.as_ref().is_none_or(|(l, _)| *l != level) {
             if let Err(e) = tray.icon.set_icon(Some(icon_for(level))) {
                 tracing::warn!("cannot change the tray icon: {e}");
             }
@@ -52,7 +55,34 @@ impl<R: Runtime> Bridge<R> {
         } else {
             "Snooze alerts for 1 hour"
         });
-        self.shown = Some((level, summary.to_string()));
+        *shown = Some((level, summary.to_string()));
+    }
+
+    /// Shows `view` in the tray and sends it, with the chosen server's new samples.
+    pub fn show(&self, view: StateView, samples: SampleBatch) {
+        self.update_tray(view.status, &view.summary);
+        self.state.broadcast(&UiEvent::Tick {
+            state: Box::new(view),
+            samples,
+        });
+    }
+}
+
+impl<R: Runtime> crate::servers::Publish for Presenter<R> {
+    fn publish(&self, samples: SampleBatch) {
+        self.show(self.state.view(), samples);
+    }
+}
+
+/// The local monitor's sink.
+pub struct Bridge<R: Runtime> {
+    state: Arc<AppState>,
+    presenter: Arc<Presenter<R>>,
+}
+
+impl<R: Runtime> Bridge<R> {
+    pub fn new(state: Arc<AppState>, presenter: Arc<Presenter<R>>) -> Self {
+        Bridge { state, presenter }
     }
 }
 
@@ -69,28 +99,20 @@ impl<R: Runtime> Sink for Bridge<R> {
             self.state.log_alert(AlertEntry::from_transition(t));
         }
         let view = self.state.view_of(Some(tick));
-        self.update_tray(view.status, &view.summary);
-        self.state.broadcast(&UiEvent::Tick {
-            state: Box::new(view),
-            samples: tick.samples.clone(),
-        });
+        // The charts follow the chosen server: this machine's samples go only to its own.
+        let samples = if view.selected == headroom_engine::config::LOCAL_ID {
+            tick.samples.clone()
+        } else {
+            SampleBatch::default()
+        };
+        self.presenter.show(view, samples);
     }
 }
 
 /// The monitor ended on its own: the tray turns unknown and the window says why (the
 /// bridge went down with the monitor, so this does what it would have done).
-pub fn show_stopped<R: Runtime>(state: &Arc<AppState>, tray: Option<&Tray<R>>, why: &str) {
-    if let Some(tray) = tray {
-        let _ = tray.icon.set_icon(Some(icon_for(Level::Unknown)));
-        let line: String = format!("Headroom unknown: {why}")
-            .chars()
-            .take(120)
-            .collect();
-        let _ = tray.status.set_text(&line);
-        let _ = tray.icon.set_tooltip(Some(&line));
-    }
-    state.broadcast(&UiEvent::Tick {
-        state: Box::new(state.view()),
-        samples: Default::default(),
-    });
+pub fn show_stopped<R: Runtime>(presenter: &Presenter<R>, state: &Arc<AppState>, why: &str) {
+    tracing::warn!("the local monitor stopped: {why}");
+    state.set_local_failed(why);
+    presenter.show(state.view(), SampleBatch::default());
 }

@@ -160,6 +160,30 @@ pub async fn get_history(
     let history = state.history();
     let end = headroom_engine::time::unix_now();
     let start = end - range_s.clamp(60.0, 400.0 * 86400.0);
+    // A chosen agent answers from its own history.
+    let remote = state.with_servers(|s| s.selected_remote().map(|r| r.handle.clone()));
+    if let Some(handle) = remote {
+        let handle = handle.ok_or_else(|| CommandError {
+            kind: "history",
+            message: "the server is not connected yet".into(),
+        })?;
+        let query = format!(
+            "names={}&from={start}&to={end}",
+            names
+                .iter()
+                .map(|n| query_escape(n))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let v = handle.history(&query).await.map_err(|e| CommandError {
+            kind: "history",
+            message: e.to_string(),
+        })?;
+        return serde_json::from_value(v).map_err(|e| CommandError {
+            kind: "history",
+            message: format!("the agent's history is not a sample batch: {e}"),
+        });
+    }
     tauri::async_runtime::spawn_blocking(move || {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         history.range(start, end, &names)
@@ -207,6 +231,18 @@ pub async fn export_csv(
     .map_err(fail("export"))
 }
 
+/// Percent-encodes a series name for a query string (names hold `:`, `/`, maybe spaces).
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn invalid(e: bounds::OutOfBounds) -> CommandError {
     CommandError {
         kind: "invalid",
@@ -221,6 +257,16 @@ fn export_dir() -> Option<std::path::PathBuf> {
         downloads
     } else {
         headroom_engine::config::data_dir()?.join("exports")
+    })
+}
+
+/// Shows server `id`'s dashboard (`local` or a `[[server]]` name); the window then
+/// asks for its state again.
+#[tauri::command]
+pub fn select_server(state: State<'_, Arc<AppState>>, id: String) -> Result<(), CommandError> {
+    state.select(&id).map_err(|message| CommandError {
+        kind: "invalid",
+        message,
     })
 }
 

@@ -5,6 +5,7 @@ mod bounds;
 mod bridge;
 mod commands;
 mod notify;
+mod servers;
 mod state;
 mod tray;
 
@@ -90,6 +91,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::save_settings,
             commands::get_history,
             commands::export_csv,
+            commands::select_server,
         ])
         .setup(move |app| {
             let state = setup_state;
@@ -104,6 +106,20 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             // Without a tray there is nothing to click on: the window opens after all.
             if !hidden || tray.is_none() {
                 open_dashboard(app.handle())?;
+            }
+            let presenter = Arc::new(bridge::Presenter::new(state.clone(), tray));
+            let notifier: Arc<dyn headroom_engine::alerts::Notifier> =
+                Arc::new(notify::DesktopNotifier::spawn());
+            // The agents of [[server]]: a watcher each, their events applied here.
+            tauri::async_runtime::spawn(servers::run_fleet(
+                state.clone(),
+                notifier.clone(),
+                presenter.clone(),
+            ));
+            if !state.local_enabled() {
+                state.mark_ready();
+                presenter.show(state.view(), Default::default());
+                return Ok(());
             }
             // Building the engine opens the history and looks for the mail server
             // (files, /proc, postconf): off the main thread, so the window paints at once.
@@ -123,7 +139,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                         let why = format!("the monitor could not be set up: {e}");
                         tracing::error!("{why}");
                         state.mark_ready();
-                        bridge::show_stopped(&state, tray.as_ref(), &why);
+                        bridge::show_stopped(&presenter, &state, &why);
                         return;
                     }
                 };
@@ -132,19 +148,29 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                     state.add_config_problem(p.clone());
                 }
                 state.set_history(engine.history.clone());
-                engine
-                    .monitor
-                    .add_sink(Box::new(bridge::Bridge::new(state.clone(), tray.clone())));
+                engine.monitor.add_sink(Box::new(bridge::Bridge::new(
+                    state.clone(),
+                    presenter.clone(),
+                )));
+                // With agents watched too, this machine's notifications say it is this one.
+                let local_notifier = Box::new(servers::Named {
+                    name: if config.servers.is_empty() {
+                        String::new()
+                    } else {
+                        servers::local_name()
+                    },
+                    inner: notifier.clone(),
+                });
                 engine.monitor.add_sink(Box::new(NotifySink::new(
                     &config,
                     state.snooze.clone(),
-                    Box::new(notify::DesktopNotifier::spawn()),
+                    local_notifier,
                 )));
                 let stopped_state = state.clone();
-                let stopped_tray = tray.clone();
+                let stopped_presenter = presenter.clone();
                 let (handle, supervised) =
                     runtime::supervise(engine.monitor, state.cancel.clone(), move |why| {
-                        bridge::show_stopped(&stopped_state, stopped_tray.as_ref(), &why);
+                        bridge::show_stopped(&stopped_presenter, &stopped_state, &why);
                     });
                 state.set_monitor(handle);
                 state.mark_ready();

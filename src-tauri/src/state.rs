@@ -21,6 +21,8 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
 
+use crate::servers::{ServerRow, Servers};
+
 /// How many alert log entries the window can page through.
 const ALERT_LOG_LEN: usize = 500;
 /// How many probe results the probe log keeps.
@@ -36,6 +38,10 @@ pub struct AlertEntry {
     pub level: Option<Level>,
     pub previous: Option<Level>,
     pub message: String,
+    /// The `[[server]]` it happened on; absent for this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub server: Option<String>,
 }
 
 impl AlertEntry {
@@ -50,6 +56,7 @@ impl AlertEntry {
             level: r.level,
             previous: r.previous,
             message: r.message,
+            server: None,
         }
     }
 
@@ -61,6 +68,7 @@ impl AlertEntry {
             level: Some(t.level),
             previous: t.previous,
             message: t.message.clone(),
+            server: None,
         }
     }
 }
@@ -70,8 +78,14 @@ impl AlertEntry {
 #[ts(export)]
 pub struct StateView {
     pub ts: Option<Ts>,
+    /// The worst over every watched server (this machine and the agents).
     pub status: Level,
+    /// The worst server's main reason, named when several are watched.
     pub summary: String,
+    /// Every watched server with its level and main reason.
+    pub servers: Vec<ServerRow>,
+    /// The server whose figures this view holds (`local` for this machine).
+    pub selected: String,
     pub assessment: Option<Assessment>,
     pub host: Option<HostSample>,
     pub problems: Vec<SourceProblem>,
@@ -118,6 +132,9 @@ pub struct AppState {
     pub history: Mutex<History>,
     pub snooze: Snooze,
     pub cancel: CancellationToken,
+    servers: Mutex<Servers>,
+    /// Why the local monitor could not be set up, when it could not.
+    local_failed: Mutex<Option<String>>,
     /// Set once the engine is built (history opened, logs reloaded, monitor running),
     /// which happens off the main thread while the window loads.
     ready: tokio::sync::watch::Sender<bool>,
@@ -126,7 +143,6 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, config_error: Option<String>, config_path: Option<PathBuf>) -> Self {
         AppState {
-            config: Mutex::new(config),
             config_path: config_path.or_else(headroom_engine::config::default_path),
             config_error: Mutex::new(config_error),
             tray_problem: Mutex::new(None),
@@ -138,7 +154,36 @@ impl AppState {
             snooze: Snooze::default(),
             cancel: CancellationToken::new(),
             ready: tokio::sync::watch::Sender::new(false),
+            servers: Mutex::new(Servers::new(&config)),
+            local_failed: Mutex::new(None),
+            config: Mutex::new(config),
         }
+    }
+
+    /// The local monitor stopped or never started: its row says why.
+    pub fn set_local_failed(&self, why: &str) {
+        *lock(&self.local_failed) = Some(why.to_string());
+    }
+
+    pub fn with_servers<T>(&self, f: impl FnOnce(&mut Servers) -> T) -> T {
+        f(&mut lock(&self.servers))
+    }
+
+    /// Whether this machine is watched (`[local] enabled`).
+    pub fn local_enabled(&self) -> bool {
+        lock(&self.servers).local
+    }
+
+    /// Shows `id`'s dashboard from now on.
+    pub fn select(&self, id: &str) -> Result<(), String> {
+        lock(&self.servers).select(id)
+    }
+
+    /// A probe result of the chosen server, to the window.
+    pub fn broadcast_probe(&self, r: &ProbeResult) {
+        self.broadcast(&UiEvent::Probe {
+            result: Box::new(r.clone()),
+        });
     }
 
     pub fn config(&self) -> Config {
@@ -172,6 +217,17 @@ impl AppState {
 
     pub fn probe_now(&self) -> &'static str {
         use headroom_engine::probe::ProbeNow;
+        let remote = lock(&self.servers)
+            .selected_remote()
+            .map(|r| r.handle.clone());
+        if let Some(handle) = remote {
+            // On the agent: its results arrive as its probe events.
+            return match handle.map(|h| h.probe_now()) {
+                Some(true) => "started",
+                Some(false) => "already_running",
+                None => "no_targets",
+            };
+        }
         match lock(&self.monitor).as_ref().map(|m| m.probe_now()) {
             Some(ProbeNow::Started) => "started",
             Some(ProbeNow::AlreadyRunning) => "already_running",
@@ -184,8 +240,11 @@ impl AppState {
         lock(&self.monitor).as_ref().is_some_and(|m| m.probing())
     }
 
-    /// Newest first.
+    /// Newest first, of the chosen server.
     pub fn probe_log(&self) -> Vec<ProbeResult> {
+        if let Some(r) = lock(&self.servers).selected_remote() {
+            return r.probes.iter().rev().cloned().collect();
+        }
         lock(&self.probes).iter().rev().cloned().collect()
     }
 
@@ -197,9 +256,9 @@ impl AppState {
                 p.pop_front();
             }
         }
-        self.broadcast(&UiEvent::Probe {
-            result: Box::new(r.clone()),
-        });
+        if lock(&self.servers).selected_remote().is_none() {
+            self.broadcast_probe(r);
+        }
     }
 
     /// The mail server's configured limits as read this tick, for explanations.
@@ -269,7 +328,11 @@ impl AppState {
         lock(&self.tray_problem).is_none()
     }
 
+    /// The chosen server's recent chart data (an agent's arrives with its ticks).
     pub fn recent_history(&self) -> SampleBatch {
+        if lock(&self.servers).selected_remote().is_some() {
+            return SampleBatch::default();
+        }
         lock(&self.monitor)
             .as_ref()
             .map(|m| m.history())
@@ -298,7 +361,10 @@ impl AppState {
             ),
             None => (None, None, Vec::new(), None),
         };
-        let stopped = lock(&self.monitor).as_ref().and_then(|m| m.stopped());
+        let stopped = lock(&self.monitor)
+            .as_ref()
+            .and_then(|m| m.stopped())
+            .or_else(|| lock(&self.local_failed).clone());
         if let Some(why) = &stopped {
             problems.insert(
                 0,
@@ -308,17 +374,65 @@ impl AppState {
                 },
             );
         }
+        let local_status = match (&stopped, &assessment) {
+            (Some(_), _) | (None, None) => Level::Unknown,
+            (None, Some(a)) => a.status,
+        };
+        let local_summary = match (&stopped, &assessment) {
+            (Some(why), _) => format!("unknown: {why}"),
+            (None, Some(a)) => a.summary(),
+            (None, None) => "starting: first reading in a moment".into(),
+        };
+        let servers = lock(&self.servers);
+        let mut rows = Vec::with_capacity(servers.remotes.len() + 1);
+        if servers.local {
+            rows.push(ServerRow {
+                id: headroom_engine::config::LOCAL_ID.into(),
+                name: crate::servers::local_name(),
+                transport: "local",
+                address: String::new(),
+                status: local_status,
+                summary: local_summary.clone(),
+                reason: stopped.clone(),
+                ts: assessment.as_ref().map(|a| a.ts),
+            });
+        }
+        rows.extend(servers.remotes.iter().map(|r| r.row()));
+        let (status, summary) = crate::servers::overall(&rows);
+        let selected = servers.selected.clone();
+        let (assessment, host, problems, mta) = match servers.selected_remote() {
+            None => (assessment, host, problems, mta),
+            Some(r) => {
+                let mut problems = r
+                    .latest
+                    .as_ref()
+                    .map(|s| s.problems.clone())
+                    .unwrap_or_default();
+                if let Some(why) = &r.down {
+                    problems.insert(
+                        0,
+                        SourceProblem {
+                            source: format!("server {}", r.entry.name),
+                            message: why.clone(),
+                        },
+                    );
+                }
+                let latest = r.latest.as_ref();
+                (
+                    latest.map(|s| s.assessment()),
+                    latest.and_then(|s| s.host.clone()),
+                    problems,
+                    latest.and_then(|s| s.mta.clone()),
+                )
+            }
+        };
+        drop(servers);
         StateView {
             ts: assessment.as_ref().map(|a| a.ts),
-            status: match (&stopped, &assessment) {
-                (Some(_), _) | (None, None) => Level::Unknown,
-                (None, Some(a)) => a.status,
-            },
-            summary: match (&stopped, &assessment) {
-                (Some(why), _) => format!("unknown: {why}"),
-                (None, Some(a)) => a.summary(),
-                (None, None) => "starting: first reading in a moment".into(),
-            },
+            status,
+            summary,
+            servers: rows,
+            selected,
             assessment,
             host,
             problems,
@@ -389,6 +503,7 @@ impl AppState {
             level: None,
             previous: None,
             message,
+            server: None,
         });
         until
     }

@@ -19,6 +19,7 @@ vi.mock('./api', () => ({
   getDestinations: vi.fn(async () => null),
   getHistory: vi.fn(async () => history),
   exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
+  selectServer: vi.fn(async () => undefined),
   getSettings: vi.fn(async () => ({
     interval_secs: 1, warn_ratio: 0.8, crit_ratio: 0.95, forecast_horizon_mins: 30,
     notifications_enabled: true, min_repeat_mins: 10, probes: [],

@@ -18,6 +18,8 @@ const initial: Initial = {
     config_path: null,
     config_error: null,
     tray_problem: null,
+    servers: [],
+    selected: 'local',
     snoozed_until: null,
     interval_secs: 1,
     probing: false,
@@ -40,6 +42,7 @@ vi.mock('./api', () => ({
   getDestinations: vi.fn(async () => null),
   getHistory: vi.fn(async () => ({ ts: [1, 2, 3], series: { cpu_percent: [1, null, 3] } })),
   exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
+  selectServer: vi.fn(async () => undefined),
   getSettings: vi.fn(async () => ({
     interval_secs: 5, warn_ratio: 0.8, crit_ratio: 0.95, forecast_horizon_mins: 30,
     notifications_enabled: true, min_repeat_mins: 10, probes: [],

@@ -58,3 +58,8 @@ export function getHistory(rangeS: number, names: string[]): Promise<SampleBatch
 export function exportCsv(rangeS: number, names: string[]): Promise<string> {
   return invoke<string>('export_csv', { rangeS, names });
 }
+
+/** Shows server `id`'s dashboard (`local` or a [[server]] name). */
+export function selectServer(id: string): Promise<void> {
+  return invoke('select_server', { id });
+}

@@ -21,6 +21,7 @@ export type { ProbeResult } from './bindings/ProbeResult';
 export type { ProbeTarget } from './bindings/ProbeTarget';
 export type { Reply } from './bindings/Reply';
 export type { SampleBatch } from './bindings/SampleBatch';
+export type { ServerRow } from './bindings/ServerRow';
 export type { Settings } from './bindings/Settings';
 export type { SettingsError } from './bindings/SettingsError';
 export type { SourceProblem } from './bindings/SourceProblem';

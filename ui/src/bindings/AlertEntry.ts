@@ -4,4 +4,8 @@ import type { Level } from "./Level";
 /**
  * One alert log entry: a level transition or a snooze.
  */
-export type AlertEntry = { ts: number, kind: string, item: string | null, level: Level | null, previous: Level | null, message: string, };
+export type AlertEntry = { ts: number, kind: string, item: string | null, level: Level | null, previous: Level | null, message: string, 
+/**
+ * The `[[server]]` it happened on; absent for this machine.
+ */
+server?: string, };

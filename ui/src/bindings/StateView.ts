@@ -4,12 +4,29 @@ import type { HistoryStatus } from "./HistoryStatus";
 import type { HostSample } from "./HostSample";
 import type { Level } from "./Level";
 import type { MtaSample } from "./MtaSample";
+import type { ServerRow } from "./ServerRow";
 import type { SourceProblem } from "./SourceProblem";
 
 /**
  * The window's view of the current state.
  */
-export type StateView = { ts: number | null, status: Level, summary: string, assessment: Assessment | null, host: HostSample | null, problems: Array<SourceProblem>, config_path: string | null, config_error: string | null, tray_problem: string | null, snoozed_until: number | null, interval_secs: number, 
+export type StateView = { ts: number | null, 
+/**
+ * The worst over every watched server (this machine and the agents).
+ */
+status: Level, 
+/**
+ * The worst server's main reason, named when several are watched.
+ */
+summary: string, 
+/**
+ * Every watched server with its level and main reason.
+ */
+servers: Array<ServerRow>, 
+/**
+ * The server whose figures this view holds (`local` for this machine).
+ */
+selected: string, assessment: Assessment | null, host: HostSample | null, problems: Array<SourceProblem>, config_path: string | null, config_error: string | null, tray_problem: string | null, snoozed_until: number | null, interval_secs: number, 
 /**
  * A probe is in flight (the Probe now button shows progress).
  */

@@ -25,6 +25,7 @@ function fakeApi(over: Partial<Api> = {}) {
     }),
     getHistory: vi.fn(async () => samplesAt([T0 - 2, T0 - 1, T0], () => 1)),
     exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
+    selectServer: vi.fn(async () => undefined),
     ...over,
   };
   const push = (e: UiEvent) => {
@@ -52,6 +53,35 @@ async function started(over: Partial<Api> = {}) {
 }
 
 describe('Dashboard', () => {
+  it('choosing another server replaces the figures, logs and charts with its own', async () => {
+    const remote: Initial = {
+      state: {
+        ...stateAt(T0 + 5, 10),
+        selected: 'mx2',
+        servers: [
+          { id: 'local', name: 'this machine', transport: 'local', address: '', status: 'ok', summary: 'ok', reason: null, ts: T0 },
+          { id: 'mx2', name: 'mx2', transport: 'https', address: 'https://mx2:9767', status: 'critical', summary: 'critical: smtpd', reason: null, ts: T0 },
+        ],
+      },
+      history: { ts: [], series: {} },
+      alerts: [],
+      probes: [],
+    };
+    const getState = vi.fn(async () => initialAt());
+    const { dash, api } = await started({ getState });
+    expect(dash.live.ts.length).toBe(600);
+    getState.mockImplementationOnce(async () => remote);
+    await dash.selectServer('mx2');
+    expect(api.selectServer).toHaveBeenCalledWith('mx2');
+    expect(dash.selected).toBe('mx2');
+    expect(dash.servers.map((s) => s.id)).toEqual(['local', 'mx2']);
+    expect(dash.host?.cpu_percent).toBe(10);
+    // This machine's samples are gone: the charts start from the agent's ticks.
+    expect(dash.live.ts.length).toBe(0);
+    await dash.selectServer('mx2');
+    expect(api.selectServer).toHaveBeenCalledTimes(1);
+  });
+
   it('subscribes before it reads the state, then loads history, logs and destinations', async () => {
     const { dash, calls } = await started();
     expect(calls).toEqual(['subscribe', 'getState', 'getDestinations']);

@@ -9,6 +9,7 @@ import type {
   MtaSample,
   ProbeResult,
   SampleBatch,
+  ServerRow,
   SourceProblem,
   StateView,
   UiEvent,
@@ -29,7 +30,7 @@ import { Timeline } from './timeline.svelte';
 /** What the store needs from src/api.ts (the only module that talks to Tauri). */
 export type Api = Pick<
   typeof tauri,
-  'getState' | 'subscribe' | 'snooze' | 'probeNow' | 'getDestinations' | 'getHistory' | 'exportCsv'
+  'getState' | 'subscribe' | 'snooze' | 'probeNow' | 'getDestinations' | 'getHistory' | 'exportCsv' | 'selectServer'
 >;
 
 export interface Range {
@@ -73,6 +74,10 @@ export class Dashboard {
   snoozeSetUntil = $state.raw<number | null>(null);
   /** The engine has a probe in flight. */
   engineProbing = $state.raw(false);
+  /** Every watched server (this machine and the agents) with its level. */
+  servers = $state.raw<ServerRow[]>([]);
+  /** The server whose figures are shown. */
+  selected = $state.raw<string>('local');
 
   alerts = $state.raw<AlertEntry[]>([]);
   probes = $state.raw<ProbeResult[]>([]);
@@ -168,6 +173,27 @@ export class Dashboard {
     this.history = share(this.history, s.history);
     this.snoozeSetUntil = s.snoozed_until;
     this.engineProbing = s.probing;
+    this.servers = share(this.servers, s.servers);
+    this.selected = s.selected;
+  }
+
+  /** Shows another server's dashboard: its state, logs and charts replace these. */
+  async selectServer(id: string): Promise<void> {
+    if (id === this.selected) return;
+    try {
+      await this.#api.selectServer(id);
+      const initial = await this.#api.getState();
+      this.live.clear();
+      this.live.append(initial.history);
+      this.applyState(initial.state);
+      this.alerts = share(this.alerts, initial.alerts);
+      this.probes = initial.probes;
+      this.probeMessage = null;
+      this.probeRequested = false;
+      if (this.range !== 'live') await this.selectRange(this.range);
+    } catch (err) {
+      this.loadError = errorText(err);
+    }
   }
 
   async refreshDestinations(): Promise<void> {

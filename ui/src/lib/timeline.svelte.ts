@@ -72,6 +72,14 @@ export class Timeline {
     if (!sameStrings(keys, this.keys)) this.keys = keys;
   }
 
+  /** Forgets every sample (another server's figures are about to be shown). */
+  clear(): void {
+    this.ts = [];
+    this.#columns = new Map();
+    this.#nulls = null;
+    if (this.keys.length) this.keys = [];
+  }
+
   column(name: string): Column | undefined {
     return this.#columns.get(name);
   }

@@ -35,6 +35,8 @@ export function stateAt(ts: number, cpu: number): StateView {
     config_path: '/etc/headroom.toml',
     config_error: null,
     tray_problem: null,
+    servers: [],
+    selected: 'local',
     snoozed_until: null,
     interval_secs: 1,
     probing: false,

@@ -1,0 +1,420 @@
+//! The servers the desktop watches: this machine (the local monitor, unless `[local]
+//! enabled = false`) and each `[[server]]` through its agent. Here are their rows, the
+//! worst-of status, and what the window shows for the chosen one; the agents' events
+//! arrive through [`run_fleet`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use headroom_engine::alerts::{AlertPolicy, Notification, Notifier, NotifyError};
+use headroom_engine::assess::Level;
+use headroom_engine::config::{Config, ServerEntry, Transport, LOCAL_ID};
+use headroom_engine::fleet::{self, AgentState, FleetEvent, ServerHandle};
+use headroom_engine::history::SampleBatch;
+use headroom_engine::probe::ProbeResult;
+use headroom_engine::snapshot::Snapshot;
+use headroom_engine::time::Ts;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::state::{AlertEntry, AppState};
+
+/// Probe results kept per server.
+const PROBE_LOG_LEN: usize = 200;
+/// Events from all agents waiting for the window's thread; beyond it ticks are dropped.
+const FLEET_CHANNEL: usize = 1024;
+
+/// One server as the window lists it (`data-testid="server-row"`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ServerRow {
+    /// `local` for this machine, else the `[[server]]` name.
+    pub id: String,
+    pub name: String,
+    /// `local`, `https`, `http` or `ssh`.
+    pub transport: &'static str,
+    /// Where it is reached (`https://mx1:9767`, `ssh admin@mx1`), empty for local.
+    pub address: String,
+    pub status: Level,
+    /// Its main reason, one line.
+    pub summary: String,
+    /// Why it cannot be read now, when it cannot.
+    pub reason: Option<String>,
+    pub ts: Option<Ts>,
+}
+
+pub struct Remote {
+    pub entry: ServerEntry,
+    pub handle: Option<ServerHandle>,
+    pub latest: Option<AgentState>,
+    pub down: Option<String>,
+    pub probes: VecDeque<ProbeResult>,
+}
+
+impl Remote {
+    fn transport(&self) -> (&'static str, String) {
+        match self.entry.transport() {
+            Ok(Transport::Http { url, .. }) => {
+                (if url.tls { "https" } else { "http" }, url.to_string())
+            }
+            Ok(Transport::Ssh { target, .. }) => ("ssh", format!("ssh {target}")),
+            Err(_) => ("http", String::new()),
+        }
+    }
+
+    pub fn status(&self) -> Level {
+        match (&self.down, &self.latest) {
+            (None, Some(s)) => s.status,
+            _ => Level::Unknown,
+        }
+    }
+
+    pub fn row(&self) -> ServerRow {
+        let (transport, address) = self.transport();
+        let summary = match (&self.down, &self.latest) {
+            (Some(why), _) => format!("unknown: {why}"),
+            (None, Some(s)) => s.assessment().summary(),
+            (None, None) => format!("connecting to {address}"),
+        };
+        ServerRow {
+            id: self.entry.name.clone(),
+            name: self.entry.name.clone(),
+            transport,
+            address,
+            status: self.status(),
+            summary,
+            reason: self.down.clone(),
+            ts: self.latest.as_ref().and_then(|s| s.ts),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Servers {
+    pub local: bool,
+    pub remotes: Vec<Remote>,
+    /// The server whose dashboard the window shows.
+    pub selected: String,
+}
+
+impl Servers {
+    pub fn new(config: &Config) -> Servers {
+        let remotes: Vec<Remote> = config
+            .servers
+            .iter()
+            .map(|e| Remote {
+                entry: e.clone(),
+                handle: None,
+                latest: None,
+                down: None,
+                probes: VecDeque::new(),
+            })
+            .collect();
+        let selected = if config.local.enabled {
+            LOCAL_ID.to_string()
+        } else {
+            remotes
+                .first()
+                .map(|r| r.entry.name.clone())
+                .unwrap_or_else(|| LOCAL_ID.to_string())
+        };
+        Servers {
+            local: config.local.enabled,
+            remotes,
+            selected,
+        }
+    }
+
+    pub fn remote(&self, name: &str) -> Option<&Remote> {
+        self.remotes.iter().find(|r| r.entry.name == name)
+    }
+
+    pub fn remote_mut(&mut self, name: &str) -> Option<&mut Remote> {
+        self.remotes.iter_mut().find(|r| r.entry.name == name)
+    }
+
+    /// The chosen remote server, or `None` when this machine is shown.
+    pub fn selected_remote(&self) -> Option<&Remote> {
+        self.remote(&self.selected)
+    }
+
+    pub fn select(&mut self, id: &str) -> Result<(), String> {
+        if (id == LOCAL_ID && self.local) || self.remote(id).is_some() {
+            self.selected = id.to_string();
+            Ok(())
+        } else {
+            Err(format!("no server `{id}` is watched"))
+        }
+    }
+}
+
+/// This machine's name for its row.
+pub fn local_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| headroom_engine::sanitize::for_terminal(s.trim()))
+        .filter(|s| !s.is_empty())
+        .map(|h| format!("{h} (this machine)"))
+        .unwrap_or_else(|| "this machine".into())
+}
+
+/// The worst row and the overall level (unknown with nothing to watch).
+pub fn overall(rows: &[ServerRow]) -> (Level, String) {
+    match rows.iter().max_by_key(|r| r.status) {
+        None => (
+            Level::Unknown,
+            "unknown: nothing to watch ([local] enabled = false and no [[server]])".into(),
+        ),
+        Some(r) if rows.len() == 1 => (r.status, r.summary.clone()),
+        Some(r) if r.status == Level::Ok => (
+            Level::Ok,
+            format!("ok: all {} servers have room", rows.len()),
+        ),
+        Some(r) => (r.status, format!("{} — {}", r.name, r.summary)),
+    }
+}
+
+/// A remote tick as the charts' one-row batch (host figures and items, as the local
+/// monitor makes them).
+pub fn samples_of(s: &AgentState) -> SampleBatch {
+    let Some(ts) = s.ts else {
+        return SampleBatch::default();
+    };
+    let snap = Snapshot {
+        ts,
+        host: s.host.clone(),
+        mta: s.mta.clone(),
+        ..Default::default()
+    };
+    let metrics = headroom_engine::tick::metrics_of(&snap, &s.assessment());
+    SampleBatch {
+        ts: vec![ts],
+        series: metrics.into_iter().map(|(k, v)| (k, vec![v])).collect(),
+    }
+}
+
+/// A notifier that names the server first: "mx2: critical: smtpd processes 20/20"
+/// (no name: passed on as it is).
+#[derive(Clone)]
+pub struct Named {
+    pub name: String,
+    pub inner: Arc<dyn Notifier>,
+}
+
+impl Notifier for Named {
+    fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        if self.name.is_empty() {
+            return self.inner.notify(n);
+        }
+        let mut n = n.clone();
+        n.summary = headroom_engine::sanitize::for_notification_summary(&format!(
+            "{}: {}",
+            self.name, n.summary
+        ));
+        self.inner.notify(&n)
+    }
+}
+
+/// What the fleet task does after each event, given by the desktop shell.
+pub trait Publish: Send + Sync + 'static {
+    /// The rows or the chosen server changed; `samples` are the chosen one's new ones.
+    fn publish(&self, samples: SampleBatch);
+}
+
+/// Starts a watcher per `[[server]]` and applies their events until the app quits.
+pub async fn run_fleet(
+    state: Arc<AppState>,
+    notifier: Arc<dyn Notifier>,
+    publish: Arc<dyn Publish>,
+) {
+    let config = state.config();
+    if config.servers.is_empty() {
+        return;
+    }
+    let (tx, mut rx) = mpsc::channel(FLEET_CHANNEL);
+    let mut policies: HashMap<String, (AlertPolicy, Named)> = HashMap::new();
+    for entry in &config.servers {
+        let token = match entry.ssh {
+            Some(_) => Ok(String::new()),
+            None => headroom_engine::probe::secret::lookup(&entry.token_account())
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = &token {
+            tracing::warn!("server {}: {e}", entry.name);
+        }
+        let handle = fleet::spawn(entry, token, tx.clone(), state.cancel.child_token());
+        state.with_servers(|s| {
+            if let Some(r) = s.remote_mut(&entry.name) {
+                r.handle = Some(handle);
+            }
+        });
+        policies.insert(
+            entry.name.clone(),
+            (
+                AlertPolicy::new(config.notifications.clone(), state.snooze.clone()),
+                Named {
+                    name: entry.name.clone(),
+                    inner: notifier.clone(),
+                },
+            ),
+        );
+    }
+    drop(tx);
+    while let Some((name, ev)) = rx.recv().await {
+        let selected = state.with_servers(|s| s.selected == name);
+        let before = state.with_servers(|s| s.remote(&name).map(Remote::row));
+        let mut samples = SampleBatch::default();
+        match ev {
+            FleetEvent::Up => state.with_servers(|s| {
+                if let Some(r) = s.remote_mut(&name) {
+                    r.down = None;
+                }
+            }),
+            FleetEvent::State(st) => {
+                if selected {
+                    samples = samples_of(&st);
+                }
+                let fresh = state.with_servers(|s| {
+                    let Some(r) = s.remote_mut(&name) else {
+                        return Vec::new();
+                    };
+                    r.down = None;
+                    // Probes the agent made before we listened (its state carries each
+                    // target's latest): the log starts with them.
+                    let fresh = unseen_probes(&r.probes, &st.probes);
+                    for p in &fresh {
+                        push_probe(&mut r.probes, p.clone());
+                    }
+                    r.latest = Some(*st);
+                    fresh
+                });
+                if selected {
+                    for p in &fresh {
+                        state.broadcast_probe(p);
+                    }
+                }
+            }
+            FleetEvent::Down(why) => state.with_servers(|s| {
+                if let Some(r) = s.remote_mut(&name) {
+                    r.down = Some(why);
+                }
+            }),
+            FleetEvent::Transition(t) => {
+                if t.is_news() {
+                    let mut entry = AlertEntry::from_transition(&t);
+                    entry.server = Some(name.clone());
+                    state.log_alert(entry);
+                }
+                if let Some((policy, named)) = policies.get_mut(&name) {
+                    for n in policy.decide(std::slice::from_ref(&t)) {
+                        if let Err(e) = named.notify(&n) {
+                            tracing::debug!("{name}: notification not shown: {e}");
+                        }
+                    }
+                }
+                continue;
+            }
+            FleetEvent::Probe(p) => {
+                state.with_servers(|s| {
+                    if let Some(r) = s.remote_mut(&name) {
+                        push_probe(&mut r.probes, (*p).clone());
+                    }
+                });
+                if selected {
+                    state.broadcast_probe(&p);
+                }
+                continue;
+            }
+        }
+        let after = state.with_servers(|s| s.remote(&name).map(Remote::row));
+        let row_changed = match (&before, &after) {
+            (Some(b), Some(a)) => b.status != a.status || b.summary != a.summary,
+            _ => true,
+        };
+        if selected || row_changed {
+            publish.publish(samples);
+        }
+    }
+}
+
+fn push_probe(log: &mut VecDeque<ProbeResult>, p: ProbeResult) {
+    log.push_back(p);
+    while log.len() > PROBE_LOG_LEN {
+        log.pop_front();
+    }
+}
+
+/// The state's latest probes that the log does not hold yet, oldest first.
+fn unseen_probes(log: &VecDeque<ProbeResult>, latest: &[ProbeResult]) -> Vec<ProbeResult> {
+    let mut fresh: Vec<ProbeResult> = latest
+        .iter()
+        .filter(|p| !log.iter().any(|q| q.name == p.name && q.ts == p.ts))
+        .filter(|p| log.back().is_none_or(|last| p.ts >= last.ts))
+        .cloned()
+        .collect();
+    fresh.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, status: Level) -> ServerRow {
+        ServerRow {
+            id: name.into(),
+            name: name.into(),
+            transport: "https",
+            address: String::new(),
+            status,
+            summary: format!("{status}: something"),
+            reason: None,
+            ts: None,
+        }
+    }
+
+    #[test]
+    fn the_overall_level_is_the_worst_and_names_its_server() {
+        let rows = vec![
+            row("mx1", Level::Ok),
+            row("mx2", Level::Critical),
+            row("mx3", Level::Unknown),
+        ];
+        let (level, summary) = overall(&rows);
+        assert_eq!(level, Level::Critical);
+        assert!(summary.starts_with("mx2 — "), "{summary}");
+        let (level, summary) = overall(&[row("a", Level::Ok), row("b", Level::Ok)]);
+        assert_eq!(level, Level::Ok);
+        assert!(summary.contains("all 2 servers"), "{summary}");
+        assert_eq!(overall(&[]).0, Level::Unknown);
+    }
+
+    #[test]
+    fn a_notification_starts_with_the_server_name_and_stays_plain() {
+        struct Keep(std::sync::Mutex<Vec<Notification>>);
+        impl Notifier for Keep {
+            fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+                self.0.lock().expect("lock").push(n.clone());
+                Ok(())
+            }
+        }
+        let keep = Arc::new(Keep(Default::default()));
+        let named = Named {
+            name: "mx2".into(),
+            inner: keep.clone(),
+        };
+        named
+            .notify(&Notification {
+                summary: "critical: smtpd\u{1b}[2J processes".into(),
+                body: String::new(),
+                urgency: headroom_engine::alerts::Urgency::Critical,
+                items: vec![],
+                level: Level::Critical,
+            })
+            .expect("shown");
+        let got = keep.0.lock().expect("lock")[0].summary.clone();
+        assert!(got.starts_with("mx2: critical"), "{got}");
+        assert!(!got.contains('\u{1b}'), "{got}");
+    }
+}
