@@ -20,8 +20,9 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # nsd: the authoritative DNS server the domain-health tests serve their zones from;
 # prometheus: the agent tests scrape with it and check metrics and rules with promtool;
 # openssh-server/-client: the agent reached over ssh (a private sshd on loopback).
+# gnome-keyring: a Secret Service in the test's own session, holding the agents' tokens.
 TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus
-           openssh-server openssh-client)
+           openssh-server openssh-client gnome-keyring)
 BENCH_PKGS=(glances prometheus-node-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")

@@ -35,9 +35,20 @@ impl Agent {
     }
 
     pub fn start_in(dir: tempfile::TempDir, config: &str, extra: &[&str]) -> Agent {
+        Self::start_on(dir, config, free_port(), extra)
+    }
+
+    /// Starts again on the same port with the same directory (token, history), as an
+    /// agent restarted by its service manager would.
+    pub fn restart(self, config: &str) -> Agent {
+        let port = self.port;
+        let dir = self.stop();
+        Self::start_on(dir, config, port, &[])
+    }
+
+    pub fn start_on(dir: tempfile::TempDir, config: &str, port: u16, extra: &[&str]) -> Agent {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config).expect("write config");
-        let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(bin("headroom-cli"))
             .args(["serve", "--config"])

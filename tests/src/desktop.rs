@@ -124,6 +124,121 @@ impl Desktop {
             "dunst did not take org.freedesktop.Notifications within 15 s"
         );
     }
+
+    /// Starts a Secret Service (gnome-keyring, secrets only) on this desktop's bus with
+    /// a new login keyring unlocked, so the app can read the tokens stored in it.
+    pub fn start_keyring(&mut self) {
+        use std::io::Write;
+        let log = std::fs::File::create(self.dir.path().join("keyring.log")).expect("log file");
+        let mut child = self
+            .command("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("gnome-keyring-daemon (package gnome-keyring) must be installed");
+        // --unlock reads the new keyring's password from stdin until it closes.
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(b"headroom-test");
+        }
+        self.adopt(child);
+        let owned = wait_for(Duration::from_secs(15), || {
+            let out = self
+                .command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("boolean true")
+                .then_some(())
+        });
+        assert!(
+            owned.is_some(),
+            "gnome-keyring did not take org.freedesktop.secrets within 15 s"
+        );
+    }
+
+    /// `headroom-cli server store-token NAME` in this desktop: the token goes into the
+    /// keyring started by [`Desktop::start_keyring`].
+    pub fn store_token(&self, name: &str, token: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command(crate::bins::bin("headroom-cli"))
+            .args(["server", "store-token", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("headroom-cli");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(token.as_bytes())
+            .expect("token written");
+        let out = child.wait_with_output().expect("store-token ends");
+        assert!(
+            out.status.success(),
+            "store-token {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Counts `Notify` calls from Headroom seen on the bus so far.
+pub struct BusWatch {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl BusWatch {
+    pub fn start(desktop: &Desktop) -> BusWatch {
+        let log = desktop.dir().join("dbus-monitor.log");
+        let out = std::fs::File::create(&log).expect("log");
+        let child = desktop
+            .command("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor (package dbus) must be installed");
+        // dbus-monitor prints its own NameAcquired signal once it is listening.
+        wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|s| s.contains("NameAcquired") || s.contains("signal"))
+        });
+        BusWatch { child, log }
+    }
+
+    /// Each Notify call: (summary, body) of calls whose app name is Headroom.
+    pub fn headroom_notifications(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.split("method call")
+            .skip(1)
+            .filter(|call| call.contains("member=Notify"))
+            .filter(|call| call.contains("string \"Headroom\""))
+            .map(|call| call.to_string())
+            .collect()
+    }
+}
+
+impl Drop for BusWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Desktop {

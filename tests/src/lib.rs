@@ -16,6 +16,7 @@ pub mod postfix;
 pub mod postgrey;
 pub mod sendmail;
 pub mod skip;
+pub mod sshd;
 pub mod webdriver;
 
 pub use skip::skip_or_fail;

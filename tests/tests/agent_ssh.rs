@@ -4,50 +4,17 @@
 //! key authentication, as README shows for a mail server.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use headroom_tests::bins::{bin, free_port, wait_for};
+use headroom_tests::bins::{bin, wait_for};
+use headroom_tests::sshd::Sshd;
 use serde_json::Value;
-
-/// Kills the private sshd when the test ends, however it ends.
-struct Sshd(Child);
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn keygen(path: &Path) {
-    let out = Command::new("/usr/bin/ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "headroom-test", "-f"])
-        .arg(path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(out.status.success(), "ssh-keygen: {out:?}");
-}
-
-fn unavailable() -> Option<String> {
-    for p in ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"] {
-        if !Path::new(p).exists() {
-            return Some(format!(
-                "{p} is missing (packages openssh-server, openssh-client)"
-            ));
-        }
-    }
-    // sshd logs in as the test's own user; it must be able to become it.
-    let uid = Command::new("/usr/bin/id").arg("-u").output().ok()?;
-    (String::from_utf8_lossy(&uid.stdout).trim() != "0")
-        .then(|| "the private sshd needs root to start sessions".to_string())
-}
 
 #[test]
 fn the_agent_answers_over_ssh_through_a_forced_command() {
-    if let Some(why) = unavailable() {
+    if let Some(why) = headroom_tests::sshd::unavailable() {
         headroom_tests::skip_or_fail(why);
         return;
     }
@@ -59,70 +26,23 @@ fn the_agent_answers_over_ssh_through_a_forced_command() {
         "probe = []\n[monitor]\ninterval_secs = 0.5\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n",
     )
     .expect("config");
-    keygen(&d.join("host_key"));
-    keygen(&d.join("client_key"));
-    let client_pub = std::fs::read_to_string(d.join("client_key.pub")).expect("client key");
     // The key may run the agent and nothing else (README's authorized_keys line).
-    std::fs::write(
-        d.join("authorized_keys"),
-        format!(
-            "command=\"{} serve --stdio --config {}\",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty {}",
-            bin("headroom-cli").display(),
-            config.display(),
-            client_pub.trim()
-        ),
-    )
-    .expect("authorized_keys");
-    let port = free_port();
-    std::fs::write(
-        d.join("sshd_config"),
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
-             PidFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nLogLevel VERBOSE\n",
-            d.join("host_key").display(),
-            d.join("authorized_keys").display(),
-            d.join("sshd.pid").display()
-        ),
-    )
-    .expect("sshd_config");
-    // sshd's privilege-separation directory; Debian's service makes it at boot.
-    let _ = std::fs::create_dir_all("/run/sshd");
-    let log = d.join("sshd.log");
-    let sshd = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(d.join("sshd_config"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start sshd");
-    let _sshd = Sshd(sshd);
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "sshd did not listen: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
-    let host_pub = std::fs::read_to_string(d.join("host_key.pub")).expect("host key");
-    std::fs::write(
-        d.join("known_hosts"),
-        format!("[127.0.0.1]:{port} {}", host_pub.trim()),
-    )
-    .expect("known_hosts");
-
+    let sshd = Sshd::start(&format!(
+        "{} serve --stdio --config {}",
+        bin("headroom-cli").display(),
+        config.display()
+    ));
+    let port = sshd.port;
+    let log = sshd.dir.path().join("sshd.log");
     // The admin's own ssh client, key and known_hosts; asking for a shell command
     // gets the agent all the same (the key's forced command).
     let mut ssh = Command::new("/usr/bin/ssh")
         .args(["-T", "-p", &port.to_string(), "-i"])
-        .arg(d.join("client_key"))
+        .arg(sshd.client_key())
         .arg("-o")
         .arg(format!(
             "UserKnownHostsFile={}",
-            d.join("known_hosts").display()
+            sshd.known_hosts().display()
         ))
         .args([
             "-o",

@@ -5,55 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use headroom_tests::bins::{bin, wait_for};
-use headroom_tests::desktop::Desktop;
-
-/// Counts `Notify` calls from Headroom seen on the bus so far.
-struct BusWatch {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl BusWatch {
-    fn start(desktop: &Desktop) -> BusWatch {
-        let log = desktop.dir().join("dbus-monitor.log");
-        let out = std::fs::File::create(&log).expect("log");
-        let child = desktop
-            .command("dbus-monitor")
-            .args([
-                "--session",
-                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
-            ])
-            .stdout(out)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-monitor (package dbus) must be installed");
-        // dbus-monitor prints its own NameAcquired signal once it is listening.
-        wait_for(Duration::from_secs(10), || {
-            std::fs::read_to_string(&log)
-                .ok()
-                .filter(|s| s.contains("NameAcquired") || s.contains("signal"))
-        });
-        BusWatch { child, log }
-    }
-
-    /// Each Notify call: (summary, body) of calls whose app name is Headroom.
-    fn headroom_notifications(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.split("method call")
-            .skip(1)
-            .filter(|call| call.contains("member=Notify"))
-            .filter(|call| call.contains("string \"Headroom\""))
-            .map(|call| call.to_string())
-            .collect()
-    }
-}
-
-impl Drop for BusWatch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use headroom_tests::desktop::{BusWatch, Desktop};
 
 /// Starts the app with `config`; its log goes to `app.log` in the desktop's folder
 /// (a file, not a pipe nobody reads, so the app can never block on it).
