@@ -88,18 +88,26 @@ impl Sshd {
             .stderr(std::fs::File::create(d.join("sshd.log")).expect("log"))
             .spawn()
             .expect("start sshd");
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).expect("host key");
+        let known_hosts = d.join("known_hosts");
         let sshd = Sshd { child, port, dir };
         wait_for(Duration::from_secs(10), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         })
         .unwrap_or_else(|| panic!("sshd did not listen: {}", sshd.log()));
-        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).expect("host key");
         std::fs::write(
-            d.join("known_hosts"),
+            known_hosts,
             format!("[127.0.0.1]:{port} {}", host_pub.trim()),
         )
         .expect("known_hosts");
         sshd
+    }
+
+    /// Stops listening (the listener only: sessions it started go on, as with a real
+    /// sshd), keeping the keys and client configuration.
+    pub fn stop_listening(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn log(&self) -> String {

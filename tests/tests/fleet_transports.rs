@@ -149,7 +149,7 @@ fn an_agent_over_ssh_sends_its_events_and_a_lost_link_is_said_with_ssh_reason() 
     let dir = tempfile::tempdir().expect("temp dir");
     let agent_config = dir.path().join("agent.toml");
     std::fs::write(&agent_config, AGENT_CONFIG).expect("agent config");
-    let sshd = Sshd::start(&format!(
+    let mut sshd = Sshd::start(&format!(
         "{} serve --stdio --config {}",
         bin("headroom-cli").display(),
         agent_config.display()
@@ -198,8 +198,17 @@ fn an_agent_over_ssh_sends_its_events_and_a_lost_link_is_said_with_ssh_reason() 
         .next(Duration::from_secs(10), |v| v["event"] == "state")
         .is_some());
 
-    // The server's sshd goes away: reported down, in ssh's words, after the grace.
-    drop(sshd);
+    // The server goes away: its sshd stops listening and the session's agent ends (the
+    // agent this test's sshd started for this test's key, found by its own config
+    // path). Reported down, in ssh's words, after the grace.
+    sshd.stop_listening();
+    let agents = processes_with(&agent_config.display().to_string());
+    assert!(!agents.is_empty(), "the session's agent is running");
+    for pid in agents {
+        let _ = Command::new("/bin/kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
     let down = watch
         .next(Duration::from_secs(30), |v| v["event"] == "down")
         .expect("a down event once sshd is gone");
@@ -208,4 +217,20 @@ fn an_agent_over_ssh_sends_its_events_and_a_lost_link_is_said_with_ssh_reason() 
         reason.starts_with("ssh: ") && (reason.contains("refused") || reason.contains("closed")),
         "ssh's reason: {reason}"
     );
+}
+
+/// Pids of processes whose command line holds `needle` (a path only this test made).
+fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .filter(|pid| *pid != std::process::id())
+        .collect()
 }
