@@ -15,6 +15,8 @@ fn main() {
             "get_history",
             "export_csv",
             "select_server",
+            "test_server",
+            "set_server_token",
         ]),
     ))
     .expect("tauri build script failed");

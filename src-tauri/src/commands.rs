@@ -270,6 +270,55 @@ pub fn select_server(state: State<'_, Arc<AppState>>, id: String) -> Result<(), 
     })
 }
 
+/// Settings' "Test connection": reaches the agent as the watcher would, with `token`
+/// or the one in the keyring; says what answered or which fingerprint to accept.
+#[tauri::command]
+pub async fn test_server(
+    entry: headroom_engine::config::ServerEntry,
+    token: Option<String>,
+) -> headroom_engine::fleet::Tested {
+    let token = match token.filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(t.trim().to_string()),
+        None if entry.ssh.is_none() => {
+            headroom_engine::probe::secret::lookup(&entry.token_account())
+                .await
+                .ok()
+        }
+        None => None,
+    };
+    headroom_engine::fleet::test_connection(&entry, token).await
+}
+
+/// Stores an agent's token in the OS keyring (account `agent@NAME`) and reconnects
+/// that server with it. The token is never written to the configuration or the log.
+#[tauri::command]
+pub async fn set_server_token(
+    state: State<'_, Arc<AppState>>,
+    name: String,
+    token: String,
+) -> Result<(), CommandError> {
+    let token = token.trim();
+    if !headroom_engine::config::valid_name(&name)
+        || token.is_empty()
+        || token.len() > 4096
+        || token.chars().any(char::is_whitespace)
+    {
+        return Err(CommandError {
+            kind: "invalid",
+            message: "a server name (letters, digits, . _ -) and a one-word token are needed"
+                .into(),
+        });
+    }
+    headroom_engine::probe::secret::store(&headroom_engine::config::token_account(&name), token)
+        .await
+        .map_err(|e| CommandError {
+            kind: "keyring",
+            message: e.to_string(),
+        })?;
+    state.fleet_command(crate::servers::FleetCommand::Restart(name));
+    Ok(())
+}
+
 #[tauri::command]
 pub fn quit_app<R: Runtime>(app: AppHandle<R>) {
     app.exit(0);

@@ -92,6 +92,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::get_history,
             commands::export_csv,
             commands::select_server,
+            commands::test_server,
+            commands::set_server_token,
         ])
         .setup(move |app| {
             let state = setup_state;
@@ -111,10 +113,13 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             let notifier: Arc<dyn headroom_engine::alerts::Notifier> =
                 Arc::new(notify::DesktopNotifier::spawn());
             // The agents of [[server]]: a watcher each, their events applied here.
+            let (fleet_tx, fleet_rx) = tokio::sync::mpsc::unbounded_channel();
+            state.set_fleet(fleet_tx);
             tauri::async_runtime::spawn(servers::run_fleet(
                 state.clone(),
                 notifier.clone(),
                 presenter.clone(),
+                fleet_rx,
             ));
             if !state.local_enabled() {
                 state.mark_ready();

@@ -99,29 +99,47 @@ pub struct Servers {
 
 impl Servers {
     pub fn new(config: &Config) -> Servers {
-        let remotes: Vec<Remote> = config
-            .servers
+        let mut s = Servers {
+            local: config.local.enabled,
+            remotes: Vec::new(),
+            selected: LOCAL_ID.to_string(),
+        };
+        s.sync(&config.servers, None);
+        s
+    }
+
+    /// Follows the configuration's servers: unchanged ones keep what they hold, new or
+    /// changed ones (and `restart`) start empty, removed ones go; a chosen server that
+    /// went away leaves this machine (or the first server) chosen.
+    pub fn sync(&mut self, entries: &[ServerEntry], restart: Option<&str>) {
+        let mut old = std::mem::take(&mut self.remotes);
+        self.remotes = entries
             .iter()
-            .map(|e| Remote {
-                entry: e.clone(),
-                handle: None,
-                latest: None,
-                down: None,
-                probes: VecDeque::new(),
+            .map(|e| {
+                match old
+                    .iter()
+                    .position(|r| r.entry == *e && Some(e.name.as_str()) != restart)
+                {
+                    Some(i) => old.swap_remove(i),
+                    None => Remote {
+                        entry: e.clone(),
+                        handle: None,
+                        latest: None,
+                        down: None,
+                        probes: VecDeque::new(),
+                    },
+                }
             })
             .collect();
-        let selected = if config.local.enabled {
-            LOCAL_ID.to_string()
-        } else {
-            remotes
-                .first()
-                .map(|r| r.entry.name.clone())
-                .unwrap_or_else(|| LOCAL_ID.to_string())
-        };
-        Servers {
-            local: config.local.enabled,
-            remotes,
-            selected,
+        if self.select(&self.selected.clone()).is_err() {
+            self.selected = if self.local {
+                LOCAL_ID.to_string()
+            } else {
+                self.remotes
+                    .first()
+                    .map(|r| r.entry.name.clone())
+                    .unwrap_or_else(|| LOCAL_ID.to_string())
+            };
         }
     }
 
@@ -221,47 +239,54 @@ pub trait Publish: Send + Sync + 'static {
     fn publish(&self, samples: SampleBatch);
 }
 
-/// Starts a watcher per `[[server]]` and applies their events until the app quits.
+/// What the shell asks of the fleet task after it started.
+#[derive(Debug, Clone)]
+pub enum FleetCommand {
+    /// The configuration changed: watch the `[[server]]` entries it names now.
+    Sync,
+    /// A server's token changed in the keyring: reconnect with it.
+    Restart(String),
+}
+
+/// One running watcher and what it was started from.
+struct Watcher {
+    entry: ServerEntry,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+/// Starts a watcher per `[[server]]` and applies their events until the app quits;
+/// follows the configuration as settings change it.
 pub async fn run_fleet(
     state: Arc<AppState>,
     notifier: Arc<dyn Notifier>,
     publish: Arc<dyn Publish>,
+    mut commands: mpsc::UnboundedReceiver<FleetCommand>,
 ) {
-    let config = state.config();
-    if config.servers.is_empty() {
-        return;
-    }
     let (tx, mut rx) = mpsc::channel(FLEET_CHANNEL);
+    let mut watchers: HashMap<String, Watcher> = HashMap::new();
     let mut policies: HashMap<String, (AlertPolicy, Named)> = HashMap::new();
-    for entry in &config.servers {
-        let token = match entry.ssh {
-            Some(_) => Ok(String::new()),
-            None => headroom_engine::probe::secret::lookup(&entry.token_account())
-                .await
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(e) = &token {
-            tracing::warn!("server {}: {e}", entry.name);
-        }
-        let handle = fleet::spawn(entry, token, tx.clone(), state.cancel.child_token());
-        state.with_servers(|s| {
-            if let Some(r) = s.remote_mut(&entry.name) {
-                r.handle = Some(handle);
+    sync(&state, &notifier, &tx, &mut watchers, &mut policies, None).await;
+    loop {
+        let (name, ev) = tokio::select! {
+            _ = state.cancel.cancelled() => return,
+            c = commands.recv() => {
+                match c {
+                    Some(FleetCommand::Sync) => {
+                        sync(&state, &notifier, &tx, &mut watchers, &mut policies, None).await
+                    }
+                    Some(FleetCommand::Restart(n)) => {
+                        sync(&state, &notifier, &tx, &mut watchers, &mut policies, Some(&n)).await
+                    }
+                    None => {}
+                }
+                publish.publish(SampleBatch::default());
+                continue;
             }
-        });
-        policies.insert(
-            entry.name.clone(),
-            (
-                AlertPolicy::new(config.notifications.clone(), state.snooze.clone()),
-                Named {
-                    name: entry.name.clone(),
-                    inner: notifier.clone(),
-                },
-            ),
-        );
-    }
-    drop(tx);
-    while let Some((name, ev)) = rx.recv().await {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => return,
+            },
+        };
         let selected = state.with_servers(|s| s.selected == name);
         let before = state.with_servers(|s| s.remote(&name).map(Remote::row));
         let mut samples = SampleBatch::default();
@@ -335,6 +360,68 @@ pub async fn run_fleet(
         if selected || row_changed {
             publish.publish(samples);
         }
+    }
+}
+
+/// Makes the watchers match the configuration: stops those of removed or changed
+/// servers (and `restart`), starts the missing ones with their token from the keyring.
+async fn sync(
+    state: &Arc<AppState>,
+    notifier: &Arc<dyn Notifier>,
+    tx: &mpsc::Sender<(String, FleetEvent)>,
+    watchers: &mut HashMap<String, Watcher>,
+    policies: &mut HashMap<String, (AlertPolicy, Named)>,
+    restart: Option<&str>,
+) {
+    let config = state.config();
+    watchers.retain(|name, w| {
+        let keep = Some(name.as_str()) != restart && config.servers.contains(&w.entry);
+        if !keep {
+            w.cancel.cancel();
+        }
+        keep
+    });
+    policies.retain(|name, _| config.servers.iter().any(|e| e.name == *name));
+    state.with_servers(|s| s.sync(&config.servers, restart));
+    for entry in &config.servers {
+        if watchers.contains_key(&entry.name) {
+            continue;
+        }
+        let token = match entry.ssh {
+            Some(_) => Ok(String::new()),
+            None => headroom_engine::probe::secret::lookup(&entry.token_account())
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = &token {
+            tracing::warn!("server {}: {e}", entry.name);
+        }
+        let cancel = state.cancel.child_token();
+        let handle = fleet::spawn(entry, token, tx.clone(), cancel.clone());
+        state.with_servers(|s| {
+            if let Some(r) = s.remote_mut(&entry.name) {
+                r.handle = Some(handle);
+            }
+        });
+        watchers.insert(
+            entry.name.clone(),
+            Watcher {
+                entry: entry.clone(),
+                cancel,
+            },
+        );
+        policies.entry(entry.name.clone()).or_insert_with(|| {
+            (
+                AlertPolicy::new(config.notifications.clone(), state.snooze.clone()),
+                Named {
+                    name: entry.name.clone(),
+                    inner: notifier.clone(),
+                },
+            )
+        });
+    }
+    for (policy, _) in policies.values_mut() {
+        policy.set_settings(config.notifications.clone());
     }
 }
 

@@ -133,6 +133,8 @@ pub struct AppState {
     pub snooze: Snooze,
     pub cancel: CancellationToken,
     servers: Mutex<Servers>,
+    /// The fleet task's inbox (servers changed in the settings, a token stored).
+    fleet: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::servers::FleetCommand>>>,
     /// Why the local monitor could not be set up, when it could not.
     local_failed: Mutex<Option<String>>,
     /// Set once the engine is built (history opened, logs reloaded, monitor running),
@@ -156,6 +158,7 @@ impl AppState {
             ready: tokio::sync::watch::Sender::new(false),
             servers: Mutex::new(Servers::new(&config)),
             local_failed: Mutex::new(None),
+            fleet: Mutex::new(None),
             config: Mutex::new(config),
         }
     }
@@ -163,6 +166,16 @@ impl AppState {
     /// The local monitor stopped or never started: its row says why.
     pub fn set_local_failed(&self, why: &str) {
         *lock(&self.local_failed) = Some(why.to_string());
+    }
+
+    pub fn set_fleet(&self, tx: tokio::sync::mpsc::UnboundedSender<crate::servers::FleetCommand>) {
+        *lock(&self.fleet) = Some(tx);
+    }
+
+    pub fn fleet_command(&self, c: crate::servers::FleetCommand) {
+        if let Some(tx) = lock(&self.fleet).as_ref() {
+            let _ = tx.send(c);
+        }
     }
 
     pub fn with_servers<T>(&self, f: impl FnOnce(&mut Servers) -> T) -> T {
@@ -317,6 +330,7 @@ impl AppState {
         if let Some(m) = lock(&self.monitor).as_ref() {
             m.reconfigure(config.clone());
         }
+        self.fleet_command(crate::servers::FleetCommand::Sync);
         Ok(Settings::from_config(&config))
     }
 

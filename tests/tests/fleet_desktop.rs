@@ -223,6 +223,59 @@ fn the_window_watches_two_agents_and_names_the_one_in_trouble() {
     );
     d.screenshot(&artifacts_dir().join("fleet.png"))
         .expect("screenshot");
+
+    // Settings: a fourth server added from the window (its token typed there goes to the
+    // keyring), tested, saved, and watched without a restart.
+    let field = |id: &str| {
+        d.find(&format!("[data-testid={id}]"))
+            .unwrap_or_else(|| panic!("settings field {id}"))
+    };
+    d.set_value(&field("server-name"), "mx4").expect("name");
+    d.set_value(
+        &field("server-address"),
+        &format!("http://127.0.0.1:{}", a1.port),
+    )
+    .expect("address");
+    d.set_value(&field("server-token"), &a1.token)
+        .expect("token");
+    d.click(&field("server-test")).expect("test connection");
+    let tested = d
+        .wait_text(
+            "[data-testid=server-test-result]",
+            Duration::from_secs(30),
+            |t| !t.is_empty(),
+        )
+        .unwrap_or_default();
+    assert!(tested.starts_with("connected"), "Test connection: {tested}");
+    d.click(&field("server-add")).expect("add");
+    // Added to the form once its token is in the keyring.
+    let listed = headroom_tests::bins::wait_for(Duration::from_secs(15), || {
+        d.find_all("[data-testid=setting-server]")
+            .iter()
+            .any(|e| d.text(e).is_some_and(|t| t.contains("mx4")))
+            .then_some(())
+    });
+    assert!(listed.is_some(), "mx4 listed in the settings form");
+    d.click(&field("settings-save")).expect("save");
+    let saved_note = d
+        .wait_text(
+            "[data-testid=settings-saved]",
+            Duration::from_secs(15),
+            |t| !t.is_empty(),
+        )
+        .unwrap_or_else(|| text_content(&d, "[data-testid=settings-error]"));
+    assert!(saved_note.starts_with("Saved"), "{saved_note}");
+    assert!(
+        wait_row(&d, "mx4", Duration::from_secs(60), |l, _| l != "unknown"),
+        "mx4 watched after saving: {}",
+        row_text(&d, "mx4")
+    );
+    let saved = std::fs::read_to_string(&cfg).expect("config");
+    assert!(saved.contains("name = \"mx4\""), "{saved}");
+    assert!(
+        !saved.contains(&a1.token),
+        "the token stays out of the file: {saved}"
+    );
     drop(a2);
     drop(a1);
 }

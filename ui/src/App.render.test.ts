@@ -20,9 +20,11 @@ vi.mock('./api', () => ({
   getHistory: vi.fn(async () => history),
   exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
   selectServer: vi.fn(async () => undefined),
+  testServer: vi.fn(async () => ({ ok: true, message: 'connected', fingerprint_to_accept: null, hostname: null, version: null })),
+  setServerToken: vi.fn(async () => undefined),
   getSettings: vi.fn(async () => ({
     interval_secs: 1, warn_ratio: 0.8, crit_ratio: 0.95, forecast_horizon_mins: 30,
-    notifications_enabled: true, min_repeat_mins: 10, probes: [],
+    notifications_enabled: true, min_repeat_mins: 10, probes: [], servers: [], local_enabled: true,
   })),
   saveSettings: vi.fn(),
   quitApp: vi.fn(),

@@ -43,9 +43,11 @@ vi.mock('./api', () => ({
   getHistory: vi.fn(async () => ({ ts: [1, 2, 3], series: { cpu_percent: [1, null, 3] } })),
   exportCsv: vi.fn(async () => '/tmp/headroom.csv'),
   selectServer: vi.fn(async () => undefined),
+  testServer: vi.fn(async () => ({ ok: true, message: 'connected', fingerprint_to_accept: null, hostname: null, version: null })),
+  setServerToken: vi.fn(async () => undefined),
   getSettings: vi.fn(async () => ({
     interval_secs: 5, warn_ratio: 0.8, crit_ratio: 0.95, forecast_horizon_mins: 30,
-    notifications_enabled: true, min_repeat_mins: 10, probes: [],
+    notifications_enabled: true, min_repeat_mins: 10, probes: [], servers: [], local_enabled: true,
   })),
   saveSettings: vi.fn(async () => {
     throw { field: 'thresholds.warn_ratio', message: 'warn_ratio = 0.99 is above crit_ratio = 0.95' };

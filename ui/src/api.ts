@@ -1,7 +1,7 @@
 // The only file that talks to Tauri. Components import from here, so tests can mock
 // one module and the rest of the UI never sees IPC.
 import { Channel, invoke } from '@tauri-apps/api/core';
-import type { Explanation, Initial, MaillogReport, SampleBatch, Settings, UiEvent } from './types';
+import type { Explanation, Initial, MaillogReport, SampleBatch, ServerEntry, Settings, Tested, UiEvent } from './types';
 
 export function getState(): Promise<Initial> {
   return invoke<Initial>('get_state');
@@ -62,4 +62,14 @@ export function exportCsv(rangeS: number, names: string[]): Promise<string> {
 /** Shows server `id`'s dashboard (`local` or a [[server]] name). */
 export function selectServer(id: string): Promise<void> {
   return invoke('select_server', { id });
+}
+
+/** Settings' "Test connection": what answered, or the fingerprint to accept. */
+export function testServer(entry: ServerEntry, token: string | null): Promise<Tested> {
+  return invoke<Tested>('test_server', { entry, token });
+}
+
+/** Stores an agent's token in the OS keyring (never in the file) and reconnects. */
+export function setServerToken(name: string, token: string): Promise<void> {
+  return invoke('set_server_token', { name, token });
 }

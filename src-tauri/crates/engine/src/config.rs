@@ -18,7 +18,9 @@ pub use servers::{LocalConfig, ServerEntry, Transport};
 
 mod servers;
 pub use crate::probe::{ProbeTarget, TlsMode};
-pub use servers::{display_fingerprint, normalize_fingerprint, token_account, AgentUrl, LOCAL_ID};
+pub use servers::{
+    display_fingerprint, normalize_fingerprint, token_account, valid_name, AgentUrl, LOCAL_ID,
+};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
-use crate::config::{self, Config, Key, ProbeTarget, TlsMode};
+use crate::config::{self, Config, Key, ProbeTarget, ServerEntry, TlsMode};
 
 /// What the settings screen shows and sends back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -30,6 +30,10 @@ pub struct Settings {
     pub notifications_enabled: bool,
     pub min_repeat_mins: f64,
     pub probes: Vec<ProbeTarget>,
+    /// `[[server]]`: the agents the desktop watches (tokens are in the keyring, not here).
+    pub servers: Vec<ServerEntry>,
+    /// `[local] enabled`: whether the desktop also watches this machine.
+    pub local_enabled: bool,
 }
 
 impl Settings {
@@ -42,6 +46,8 @@ impl Settings {
             notifications_enabled: c.notifications.enabled,
             min_repeat_mins: c.notifications.min_repeat_mins,
             probes: c.probes.clone(),
+            servers: c.servers.clone(),
+            local_enabled: c.local.enabled,
         }
     }
 }
@@ -99,6 +105,17 @@ pub fn edit(original: &str, file: &Path, s: &Settings) -> Result<(String, Config
         Value::from(s.min_repeat_mins),
     );
     set_probes(&mut doc, &s.probes);
+    // Written only when they say something: a file without servers stays without.
+    if !s.local_enabled || doc.get("local").is_some() {
+        set(
+            &mut doc,
+            &["local", "enabled"],
+            Value::from(s.local_enabled),
+        );
+    }
+    if !s.servers.is_empty() || doc.get("server").is_some() {
+        set_servers(&mut doc, &s.servers);
+    }
     let text = doc.to_string();
     let config = config::parse(&text, file).map_err(|e| {
         let field = field_name(&text, &e.key_path, &s.probes).unwrap_or_else(|| "file".into());
@@ -292,6 +309,40 @@ fn take_named<T>(
 ) -> Option<T> {
     let i = tables.iter().position(|t| name_of(view(t)) == Some(name))?;
     Some(tables.remove(i))
+}
+
+/// Rewrites `[[server]]` in the form's order (its index is the form's), keeping a
+/// table's comments when a server of the same name was there.
+fn set_servers(doc: &mut DocumentMut, servers: &[ServerEntry]) {
+    let old: Vec<Table> = match doc.get("server") {
+        Some(Item::ArrayOfTables(a)) => a.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut tables = ArrayOfTables::new();
+    for e in servers {
+        let mut t = old
+            .iter()
+            .find(|t| t.get("name").and_then(Item::as_str) == Some(e.name.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        let text = |v: &Option<String>| v.as_deref().map(Value::from);
+        put(&mut t, "name", Some(Value::from(e.name.as_str())));
+        put(&mut t, "url", text(&e.url));
+        put(&mut t, "fingerprint", text(&e.fingerprint));
+        put(&mut t, "ssh", text(&e.ssh));
+        put(
+            &mut t,
+            "ssh_port",
+            e.ssh_port.map(|p| Value::from(i64::from(p))),
+        );
+        put(&mut t, "ssh_config", text(&e.ssh_config));
+        put(&mut t, "ssh_command", text(&e.ssh_command));
+        tables.push(t);
+    }
+    doc.remove("server");
+    if !servers.is_empty() {
+        doc.insert("server", Item::ArrayOfTables(tables));
+    }
 }
 
 /// Rewrites the probe targets, matching them to the tables in the file by NAME (not

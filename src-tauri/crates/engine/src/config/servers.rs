@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{k, Invalid, Key};
 
 /// One `[[server]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerEntry {
     /// Shown in the window, the tray and notifications; also the keyring account
@@ -253,16 +254,19 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// Names are shown and used as keyring accounts and element ids: short and plain.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 pub(super) fn validate(servers: &[ServerEntry]) -> Result<(), Invalid> {
     let mut names = std::collections::HashSet::new();
     for (i, s) in servers.iter().enumerate() {
         let at = |key: &str| vec![k("server"), Key::Index(i), k(key)];
-        let plain = !s.name.is_empty()
-            && s.name.len() <= 64
-            && s.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !plain {
+        if !valid_name(&s.name) {
             return Err((
                 at("name"),
                 format!(

@@ -267,3 +267,52 @@ fn save_creates_the_file_and_directory_when_missing() {
     assert_eq!(again.monitor.interval_secs, 3.0);
     assert_eq!(again.probes, Config::default().probes);
 }
+
+#[test]
+fn servers_are_added_changed_and_removed_and_a_file_without_them_stays_without() {
+    let s = settings();
+    let (text, _) = edit(USER_FILE, Path::new("c.toml"), &s).expect("valid edit");
+    assert!(
+        !text.contains("[[server]]") && !text.contains("[local]"),
+        "{text}"
+    );
+
+    let mut s = settings();
+    s.local_enabled = false;
+    s.servers = vec![
+        ServerEntry {
+            name: "mx1".into(),
+            url: Some("https://mx1.example.org:9767".into()),
+            fingerprint: Some("AB".repeat(32)),
+            ..Default::default()
+        },
+        ServerEntry {
+            name: "mx2".into(),
+            ssh: Some("admin@mx2.example.org".into()),
+            ssh_port: Some(2222),
+            ..Default::default()
+        },
+    ];
+    let (text, c) = edit(USER_FILE, Path::new("c.toml"), &s).expect("valid edit");
+    assert_eq!(c.servers, s.servers);
+    assert!(!c.local.enabled);
+    assert!(
+        text.contains("# the public MX"),
+        "other comments stay: {text}"
+    );
+
+    // A comment on mx2's table stays with mx2 when mx1 is removed.
+    let commented = text.replace("name = \"mx2\"", "# the backup MX\nname = \"mx2\"");
+    let mut s =
+        Settings::from_config(&config::parse(&commented, Path::new("c.toml")).expect("valid"));
+    s.servers.remove(0);
+    let (text, c) = edit(&commented, Path::new("c.toml"), &s).expect("valid edit");
+    assert_eq!(c.servers.len(), 1);
+    assert!(text.contains("# the backup MX"), "{text}");
+    assert!(!text.contains("https://mx1.example.org"), "{text}");
+
+    // A refused server names its field in the form's terms.
+    s.servers[0].ssh = Some("-oProxyCommand=x".into());
+    let e = edit(&commented, Path::new("c.toml"), &s).expect_err("refused");
+    assert_eq!(e.field, "server[0].ssh");
+}
