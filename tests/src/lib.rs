@@ -17,5 +17,6 @@ pub mod postgrey;
 pub mod sendmail;
 pub mod skip;
 pub mod webdriver;
+pub mod webhook;
 
 pub use skip::skip_or_fail;

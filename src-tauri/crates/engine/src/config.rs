@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::item::ItemId;
 pub use crate::probe::{ProbeTarget, TlsMode};
+pub use webhook::{MinLevel, NotifyConfig, Webhook, WebhookAuth, WebhookPreset, MAX_WEBHOOKS};
+
+mod webhook;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `headroom-cli serve` (the agent).
     pub agent: AgentConfig,
+    /// Headless alert routes (`[[notify.webhook]]`).
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             tls: TlsConfig::default(),
             agent: AgentConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -476,6 +482,7 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     validate_history(&c.history)?;
     validate_dns(&c.dns)?;
     validate_tls(&c.tls)?;
+    webhook::validate_notify(&c.notify)?;
     for (i, m) in c.maillogs.iter().enumerate() {
         let at = vec![k("maillog"), Key::Index(i), k("backfill_mins")];
         non_negative(m.backfill_mins, at.clone())?;

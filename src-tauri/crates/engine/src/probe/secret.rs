@@ -1,4 +1,4 @@
-//! Probe passwords in the OS keyring (Secret Service on Linux), never in the config
+//! Probe passwords and webhook tokens in the OS keyring (Secret Service on Linux), never in the config
 //! file or the logs. Entries are service `headroom`, user `USERNAME@HOST`.
 //!
 //! A desktop without a keyring daemon (or a headless host without D-Bus) is normal:
@@ -20,7 +20,7 @@ pub fn account(username: &str, host: &str) -> String {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SecretError {
     #[error(
-        "no password for {account} in the OS keyring (service \"{SERVICE}\"); store one first"
+        "nothing stored for {account} in the OS keyring (service \"{SERVICE}\"); store it first"
     )]
     NoEntry { account: String },
     #[error("no OS keyring available (Secret Service over D-Bus) to read the password of {account}: {reason}")]
@@ -33,7 +33,13 @@ pub enum SecretError {
 
 /// Looks the password up.
 pub async fn password(username: &str, host: &str) -> Result<String, SecretError> {
-    let account = account(username, host);
+    lookup(&account(username, host)).await
+}
+
+/// Looks up the secret of any account of service `headroom` (a probe password, a
+/// webhook's bearer token).
+pub async fn lookup(account: &str) -> Result<String, SecretError> {
+    let account = account.to_string();
     let acc = account.clone();
     let lookup = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(SERVICE, &acc).and_then(|e| e.get_password())
