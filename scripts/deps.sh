@@ -23,7 +23,7 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # gnome-keyring: a Secret Service in the test's own session, holding the agents' tokens.
 TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus
            openssh-server openssh-client gnome-keyring)
-BENCH_PKGS=(glances prometheus-node-exporter swaks monitoring-plugins-basic)
+BENCH_PKGS=(glances prometheus-node-exporter prometheus-postfix-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")
 case "$what" in

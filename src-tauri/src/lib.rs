@@ -171,6 +171,20 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
                     state.snooze.clone(),
                     local_notifier,
                 )));
+                // [[notify.webhook]]: the same alerts to chat or paging, with the tray's
+                // snooze.
+                let (webhooks, problems) = headroom_engine::alerts::webhook::sinks(
+                    &config,
+                    &state.snooze,
+                    &servers::hostname().unwrap_or_else(|| "localhost".into()),
+                );
+                for sink in webhooks {
+                    engine.monitor.add_sink(Box::new(sink));
+                }
+                for p in problems {
+                    tracing::warn!("{p}");
+                    state.add_config_problem(p);
+                }
                 let stopped_state = state.clone();
                 let stopped_presenter = presenter.clone();
                 let (handle, supervised) =

@@ -166,12 +166,17 @@ impl Servers {
     }
 }
 
-/// This machine's name for its row.
-pub fn local_name() -> String {
+/// This machine's host name, when it has one.
+pub fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| headroom_engine::sanitize::for_terminal(s.trim()))
         .filter(|s| !s.is_empty())
+}
+
+/// This machine's name for its row.
+pub fn local_name() -> String {
+    hostname()
         .map(|h| format!("{h} (this machine)"))
         .unwrap_or_else(|| "this machine".into())
 }

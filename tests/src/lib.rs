@@ -18,5 +18,6 @@ pub mod sendmail;
 pub mod skip;
 pub mod sshd;
 pub mod webdriver;
+pub mod webhook;
 
 pub use skip::skip_or_fail;

@@ -139,18 +139,29 @@ fn main() -> ExitCode {
 }
 
 /// Loads the configuration or says why not (file, line, column) on stderr.
-/// The engine with every source and the history, as the long-running hosts (`watch`,
-/// `serve`) start it; what cannot be set up is said once on stderr.
+/// The engine with every source, the history and the `[[notify.webhook]]` alert
+/// routes, as the long-running hosts (`watch`, `serve`) start it; what cannot be set up
+/// is said once on stderr.
 pub fn build_recording(
     config: &headroom_engine::config::Config,
 ) -> headroom_engine::runtime::Engine {
-    let engine = headroom_engine::runtime::build(
+    let mut engine = headroom_engine::runtime::build(
         config,
         headroom_engine::runtime::Options {
             history: true,
             no_probes: false,
         },
     );
+    // No tray here to snooze from: the snooze stays off.
+    let (webhooks, problems) = headroom_engine::alerts::webhook::sinks(
+        config,
+        &headroom_engine::alerts::Snooze::default(),
+        &serve::hostname(),
+    );
+    for sink in webhooks {
+        engine.monitor.add_sink(Box::new(sink));
+    }
+    engine.problems.extend(problems);
     for p in &engine.problems {
         eprintln!("headroom-cli: warning: {p}");
     }

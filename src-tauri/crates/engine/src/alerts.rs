@@ -9,6 +9,7 @@
 //! an image or an escape sequence into a Headroom alert.
 
 mod sink;
+pub mod webhook;
 
 pub use sink::NotifySink;
 
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::assess::{Level, Transition};
 use crate::config::Notifications;
 use crate::item::ItemId;
-use crate::sanitize::{for_notification, for_notification_summary};
+use crate::sanitize::{for_notification, for_notification_summary, for_plain_notification};
 use crate::time::Ts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,13 @@ pub enum Urgency {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub summary: String,
+    /// Desktop body markup: remote text cleaned, cut and entity-escaped.
     pub body: String,
+    /// The same text cleaned and cut but not escaped, for plain-text destinations
+    /// (webhooks), which escape it for their own format.
+    pub text: String,
+    /// When the transitions it speaks for happened (Unix seconds).
+    pub ts: Ts,
     pub urgency: Urgency,
     /// Items this notification speaks for.
     pub items: Vec<ItemId>,
@@ -80,6 +87,9 @@ pub struct AlertPolicy {
     /// Items whose raised level we notified, so a recovery is announced only for those.
     raised: HashMap<ItemId, Level>,
     recent_sends: Vec<Ts>,
+    /// Upward transitions below this level are not announced (a webhook's
+    /// `min_level`); the desktop announces every one.
+    min_level: Level,
 }
 
 impl AlertPolicy {
@@ -90,7 +100,15 @@ impl AlertPolicy {
             last_sent: HashMap::new(),
             raised: HashMap::new(),
             recent_sends: Vec::new(),
+            min_level: Level::Ok,
         }
+    }
+
+    /// The same policy announcing only upward transitions to `level` or above, and
+    /// the recoveries of the items it announced.
+    pub fn with_min_level(mut self, level: Level) -> Self {
+        self.min_level = level;
+        self
     }
 
     pub fn set_settings(&mut self, settings: Notifications) {
@@ -108,7 +126,7 @@ impl AlertPolicy {
         let mut out = Vec::new();
         for t in transitions {
             let wanted = if t.is_upward() {
-                true
+                t.level >= self.min_level
             } else if t.is_recovery() {
                 self.raised
                     .remove(&t.item)
@@ -164,6 +182,8 @@ fn single(t: &Transition) -> Notification {
     Notification {
         summary: for_notification_summary(&summary),
         body: for_notification(&t.message),
+        text: for_plain_notification(&t.message),
+        ts: t.ts,
         urgency: urgency_of(t.level),
         items: vec![t.item],
         level: t.level,
@@ -184,6 +204,12 @@ fn folded(ns: Vec<Notification>) -> Notification {
             .map(|n| n.body.as_str())
             .collect::<Vec<_>>()
             .join("\n"),
+        text: ns
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ts: ns.iter().map(|n| n.ts).fold(0.0, f64::max),
         urgency: urgency_of(level),
         items,
         level,

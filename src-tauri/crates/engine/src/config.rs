@@ -21,6 +21,9 @@ pub use crate::probe::{ProbeTarget, TlsMode};
 pub use servers::{
     display_fingerprint, normalize_fingerprint, token_account, valid_name, AgentUrl, LOCAL_ID,
 };
+pub use webhook::{MinLevel, NotifyConfig, Webhook, WebhookAuth, WebhookPreset, MAX_WEBHOOKS};
+
+mod webhook;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +47,8 @@ pub struct Config {
     pub servers: Vec<ServerEntry>,
     /// `[local]`: whether the desktop also watches this machine.
     pub local: LocalConfig,
+    /// Headless alert routes (`[[notify.webhook]]`).
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             servers: Vec::new(),
             local: LocalConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -490,6 +496,7 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     validate_dns(&c.dns)?;
     validate_tls(&c.tls)?;
     servers::validate(&c.servers)?;
+    webhook::validate_notify(&c.notify)?;
     for (i, m) in c.maillogs.iter().enumerate() {
         let at = vec![k("maillog"), Key::Index(i), k("backfill_mins")];
         non_negative(m.backfill_mins, at.clone())?;

@@ -27,11 +27,17 @@ const PERFDATA_LABEL_MAX: usize = 64;
 /// [`NOTIFICATION_MAX_CHARS`] with "…", then `& < > " '` escaped as entities so a
 /// server that renders markup shows the text and follows no link.
 pub fn for_notification(s: &str) -> String {
-    let plain = cut_chars(
+    escape_markup(&for_plain_notification(s))
+}
+
+/// A notification body for a destination that takes plain text (webhooks): the same
+/// cleaning and cut as [`for_notification`] without the markup escaping, which each
+/// destination does for its own format (serde for JSON, `& < >` for Slack).
+pub fn for_plain_notification(s: &str) -> String {
+    cut_chars(
         &collapse_whitespace(&strip_controls(s)),
         NOTIFICATION_MAX_CHARS,
-    );
-    escape_markup(&plain)
+    )
 }
 
 /// A notification summary. The spec makes the summary plain text (GNOME and KDE show

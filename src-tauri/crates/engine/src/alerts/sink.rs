@@ -19,6 +19,15 @@ impl NotifySink {
             failures: 0,
         }
     }
+
+    /// A sink with a policy of its own (a webhook's `min_level`) and its notifier.
+    pub fn with_policy(policy: AlertPolicy, notifier: Box<dyn Notifier>) -> Self {
+        NotifySink {
+            policy,
+            notifier,
+            failures: 0,
+        }
+    }
 }
 
 impl Sink for NotifySink {

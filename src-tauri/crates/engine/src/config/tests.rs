@@ -389,3 +389,86 @@ fn dns_and_tls_have_documented_defaults_and_are_checked_at_load() {
         assert!(e.message.contains(what), "{text:?}: {}", e.message);
     }
 }
+
+#[test]
+fn webhooks_parse_with_their_defaults() {
+    let c = parse(
+        "[[notify.webhook]]\nurl = \"https://ntfy.sh/ops-mail\"\npreset = \"ntfy\"\n\n[[notify.webhook]]\nname = \"chat\"\nurl = \"https://hooks.example.org/services/T0/B0\"\npreset = \"slack\"\nmin_level = \"critical\"\nauth = \"bearer\"\nheaders = { \"X-Team\" = \"mail\" }\n",
+        Path::new("x.toml"),
+    )
+    .expect("valid");
+    let w = &c.notify.webhooks;
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0].display_name(), "ntfy.sh");
+    assert_eq!(w[0].preset, WebhookPreset::Ntfy);
+    assert_eq!(w[0].min_level, MinLevel::Warning);
+    assert_eq!(w[0].auth, WebhookAuth::None);
+    assert_eq!(w[0].timeout_secs, 10.0);
+    assert_eq!(w[1].keyring_account(), "webhook@chat");
+    // Logs name the origin only: the path of a Slack URL is a credential.
+    assert_eq!(w[1].origin(), "https://hooks.example.org");
+    assert!(parse("", Path::new("x.toml"))
+        .expect("valid")
+        .notify
+        .webhooks
+        .is_empty());
+}
+
+#[test]
+fn webhook_mistakes_and_secrets_are_refused_at_load_with_their_place() {
+    for (text, line, col, says) in [
+        ("[[notify.webhook]]\nurl = \"ftp://x.example/\"\n", 2, 7, "http:// or https://"),
+        ("[[notify.webhook]]\nurl = \"not a url\"\n", 2, 7, "not a URL"),
+        (
+            "[[notify.webhook]]\nurl = \"https://user:pw@x.example/\"\n",
+            2,
+            7,
+            "secrets never go in this file",
+        ),
+        (
+            "[[notify.webhook]]\nurl = \"https://x.example/\"\nheaders = { Authorization = \"Bearer abc\" }\n",
+            3,
+            29,
+            "secrets never go in this file",
+        ),
+        (
+            "[[notify.webhook]]\nurl = \"https://x.example/\"\nheaders = { \"X-A\" = \"a\\r\\nInjected: 1\" }\n",
+            3,
+            21,
+            "printable ASCII on one line",
+        ),
+        (
+            "[[notify.webhook]]\nurl = \"http://ntfy.example/t\"\nauth = \"bearer\"\n",
+            2,
+            7,
+            "in clear",
+        ),
+        ("[[notify.webhook]]\nurl = \"https://x.example/\"\ntimeout_secs = 0\n", 3, 16, "positive"),
+        ("[[notify.webhook]]\nurl = \"https://x.example/\"\ntimeout_secs = 600\n", 3, 16, "at most 60"),
+        ("[[notify.webhook]]\nurl = \"https://x.example/\"\nmin_level = \"info\"\n", 3, 13, "unknown variant"),
+        ("[[notify.webhook]]\nurl = \"https://x.example/\"\npreset = \"teams\"\n", 3, 10, "unknown variant"),
+        ("[[notify.webhook]]\nurl = \"https://x.example/\"\ntoken = \"abc\"\n", 3, 1, "unknown field"),
+        (
+            "[[notify.webhook]]\nurl = \"https://x.example/a\"\n[[notify.webhook]]\nurl = \"https://x.example/b\"\n",
+            4,
+            7,
+            "used twice",
+        ),
+    ] {
+        let e = err(text);
+        assert_eq!(
+            (e.line, e.column),
+            (Some(line), Some(col)),
+            "{text:?}: {e}"
+        );
+        assert!(e.message.contains(says), "{text:?}: {e}");
+        assert!(e.to_string().starts_with(&format!("/etc/headroom.toml:{line}:{col}: ")));
+    }
+    // Plain http is fine without a token, and with one to this machine.
+    for ok in [
+        "[[notify.webhook]]\nurl = \"http://ntfy.example/t\"\n",
+        "[[notify.webhook]]\nurl = \"http://127.0.0.1:8080/t\"\nauth = \"bearer\"\n",
+    ] {
+        parse(ok, Path::new("x.toml")).expect(ok);
+    }
+}

@@ -1,4 +1,4 @@
-//! Probe passwords in the OS keyring (Secret Service on Linux), never in the config
+//! Probe passwords and webhook tokens in the OS keyring (Secret Service on Linux), never in the config
 //! file or the logs. Entries are service `headroom`, user `USERNAME@HOST`.
 //!
 //! A desktop without a keyring daemon (or a headless host without D-Bus) is normal:
@@ -37,7 +37,8 @@ pub async fn password(username: &str, host: &str) -> Result<String, SecretError>
 }
 
 /// Looks up any Headroom secret by its keyring account (`agent@NAME` for an agent's
-/// token, `USERNAME@HOST` for a probe password).
+/// token, `webhook@NAME` for a webhook's bearer token, `USERNAME@HOST` for a probe
+/// password).
 pub async fn lookup(account: &str) -> Result<String, SecretError> {
     let account = account.to_string();
     let acc = account.clone();
