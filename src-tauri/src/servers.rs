@@ -500,6 +500,8 @@ mod tests {
             .notify(&Notification {
                 summary: "critical: smtpd\u{1b}[2J processes".into(),
                 body: String::new(),
+                text: String::new(),
+                ts: 0.0,
                 urgency: headroom_engine::alerts::Urgency::Critical,
                 items: vec![],
                 level: Level::Critical,
