@@ -206,8 +206,8 @@ def surge_text(meta, replay):
     ok = hit is not None and f - hit[0] >= 0.5 * ramp and not light_live and light_rep == 0
     text = (
         f"The surge ({meta['description']}): `smtpd_processes` first alerted {lead(f, ramp, hit)} "
-        f"live, {lead(f, ramp, rep)} replayed (goal ≥ 50 %). During the {len(light)} s of light load "
-        f"before it (peak {peak}/20 smtpd serving clients) Headroom raised {len(light_live)} alerts "
+        f"live, {lead(f, ramp, rep)} replayed (goal ≥ 50 %). During the light load before it "
+        f"({len(light)} samples; peak {peak}/20 smtpd serving clients) Headroom raised {len(light_live)} alerts "
         f"live and {light_rep} replayed samples above ok on {', '.join(SESSION_ITEMS)} (goal: none); "
         f"the static rules raised {rule_raises(light, STATIC['check_mailq'][1])} (check_mailq¹), "
         f"{rule_raises(light, STATIC['check-mailq'][1])} (check-mailq²) and {netdata_raises(light)} "
