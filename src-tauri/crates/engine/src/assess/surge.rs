@@ -7,11 +7,14 @@
 //! past is judged on its own, in windows of 10 s, 20 s, 30 s, 1 min and 2 min, each
 //! against the minutes before it (its baseline). A window counts when:
 //!
-//! - its Theil–Sen slope is significantly above zero (the lower end of Sen's 95%
-//!   interval, as in the long trend);
+//! - it rises beyond chance: the tie-corrected Mann–Kendall test (one-sided 97.5%),
+//!   which whole counts need (Sen's interval, used by the long trend, stays pinned at
+//!   zero by their ties); its slope is Theil–Sen's;
 //! - the level it has reached lies above *everything* its baseline held, by a tenth of
 //!   the limit: churn that swings between 3 and 6 sessions for minutes cannot do that
 //!   without a new kind of load arriving, whatever shape its noise has;
+//! - it is more than one jump: a batch of sessions that arrives at once and stays is a
+//!   step, and a step is not extrapolated;
 //! - the baseline covers at least a minute, so a series that just started (a restart,
 //!   a load test's first seconds) has no range to leave yet.
 //!
@@ -35,7 +38,7 @@ const MIN_COVER: f64 = 0.7;
 const MAX_POINTS: usize = 60;
 /// One-sided 97.5% for the Mann–Kendall test: a rise this unlikely from noise.
 const Z_RISING: f64 = 1.96;
-/// What must remain of the rise without its largest jump (one-sided 84%: it leans up).
+/// What must remain of the rise without its largest jump: above zero, it still leans up.
 const Z_WITHOUT_JUMP: f64 = 0.0;
 
 /// Seconds until `limit` if the recent readings surge past their baseline, else `None`.
