@@ -23,6 +23,7 @@ const LIGHT: Duration = Duration::from_secs(180);
 const STEP: Duration = Duration::from_millis(1500);
 const BANNER_WAIT: Duration = Duration::from_secs(5);
 const INTERVAL_S: f64 = 1.0;
+const TMPFS_MIB: u64 = 64;
 /// Clients of the light load: the first three always in a session or about to open the
 /// next, the other three coming and going for 5–20 s at a time.
 const STEADY_CLIENTS: u64 = 3;
@@ -88,11 +89,24 @@ fn a_surge_after_light_load_is_foreseen_half_its_length_ahead() {
         return;
     }
     let maxproc = MAXPROC.to_string();
-    let pf = Instance::start(&Options {
+    // The queue on a tmpfs of its own: the shared test box's disk (how full other work
+    // leaves it) is not what this scenario is about.
+    let pf = match Instance::start(&Options {
         maxproc: &maxproc,
+        tmpfs_queue_mib: Some(TMPFS_MIB),
         ..Default::default()
-    })
-    .expect("private postfix starts");
+    }) {
+        Ok(pf) => pf,
+        Err(e) if e.contains("mount") => {
+            eprintln!("no tmpfs queue here ({e}); the queue is on the test box's disk");
+            Instance::start(&Options {
+                maxproc: &maxproc,
+                ..Default::default()
+            })
+            .expect("private postfix starts")
+        }
+        Err(e) => panic!("{e}"),
+    };
     let watch = Watch::start(&postfix_config(&pf.etc, pf.port, INTERVAL_S));
     let recorder = Recorder::start(&pf.etc, Duration::from_secs_f64(INTERVAL_S));
     let light_start = now();
