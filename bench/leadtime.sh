@@ -12,7 +12,7 @@ mkdir -p "$out"
 cargo build -q -p headroom-cli
 cargo build -q -p headroom-tests --tests --examples
 # One at a time: each scenario times its own ramp and should not share the CPU with another.
-for t in scenario_connections scenario_queue_disk scenario_deferred scenario_probe_421 scenario_steady; do
+for t in scenario_connections scenario_queue_disk scenario_deferred scenario_probe_421 scenario_steady scenario_surge; do
   echo "==> $t"
   if ! HEADROOM_LEADTIME_DIR="$out" cargo test -q -p headroom-tests --test "$t" -- --nocapture; then
     echo "leadtime: $t failed; its record (if any) is still reported" >&2

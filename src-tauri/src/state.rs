@@ -385,6 +385,7 @@ impl AppState {
                 SourceProblem {
                     source: "monitor".into(),
                     message: why.clone(),
+                    kind: Default::default(),
                 },
             );
         }

@@ -27,6 +27,7 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
         .extend(setup_problems.into_iter().map(|message| SourceProblem {
             source: "probe".into(),
             message,
+            kind: Default::default(),
         }));
     if json {
         let out = crate::state::state_object(&snapshot, &assessment);

@@ -20,7 +20,7 @@ use crate::lock::lock;
 use crate::maillog::{MaillogFollowers, SharedAggregator, THROTTLING_WINDOW_S};
 use crate::mta::{MtaSample, MtaSource, QueueLister, QueueListing};
 use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
-use crate::snapshot::{Snapshot, SourceProblem};
+use crate::snapshot::{ProblemKind, Snapshot, SourceProblem};
 use crate::tick::{metrics_of, SampleBatch, Sink, Tick};
 use crate::time::{Clock, SystemClock};
 
@@ -402,11 +402,18 @@ impl Monitor {
         if let Some(m) = &self.maillog {
             snapshot.throttling =
                 Some(lock(&m.aggregate()).remote_throttling(snapshot.ts, THROTTLING_WINDOW_S));
-            for (source, message) in m.problems() {
-                snapshot
-                    .problems
-                    .push(problem(&format!("mail log {source}"), message));
-            }
+            // A host with no mail log is a note in plain words, not a failure.
+            snapshot
+                .problems
+                .extend(m.problems().into_iter().map(|p| SourceProblem {
+                    source: format!("mail log {}", p.log),
+                    message: p.message,
+                    kind: if p.no_mail_log {
+                        ProblemKind::Absent
+                    } else {
+                        ProblemKind::Failed
+                    },
+                }));
         }
         if self.mta.is_some() {
             match self.read_mta(budget).await {
@@ -582,6 +589,7 @@ fn problem(source: &str, message: String) -> SourceProblem {
     SourceProblem {
         source: source.to_string(),
         message,
+        kind: Default::default(),
     }
 }
 

@@ -33,4 +33,20 @@ pub struct Snapshot {
 pub struct SourceProblem {
     pub source: String,
     pub message: String,
+    /// A failure, or a source this host simply does not have (shown as a note).
+    #[serde(default)]
+    pub kind: ProblemKind,
+}
+
+/// Whether a source failed or is not there to read.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ts_rs::TS)]
+#[ts(export)]
+#[serde(rename_all = "lowercase")]
+pub enum ProblemKind {
+    /// It could not be read this tick: the message says why, in the source's words.
+    #[default]
+    Failed,
+    /// Nothing to read on this host (no mail log anywhere): the message says so in
+    /// plain words with the setting to use. Not an error.
+    Absent,
 }

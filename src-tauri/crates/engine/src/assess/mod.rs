@@ -11,6 +11,7 @@ pub mod levels;
 mod maillog_items;
 mod mta_items;
 mod probe_items;
+pub mod surge;
 
 pub use format::{format_bytes, format_duration, format_value};
 pub use levels::{Level, LevelRules, LevelTracker, Reading};
@@ -390,7 +391,15 @@ impl Assessor {
             .iter()
             .map(|p| (p.ts, p.used + limit - p.limit.unwrap_or(limit)))
             .collect();
-        forecast::time_to_limit(&points, limit)
+        // The long trend, or a surge past the recent range, whichever foresees the
+        // limit first (docs/FORECAST.md).
+        [
+            forecast::time_to_limit(&points, limit),
+            surge::time_to_limit(&points, limit),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by(|a, b| a.total_cmp(b))
     }
 }
 

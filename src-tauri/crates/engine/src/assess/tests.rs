@@ -105,6 +105,7 @@ fn a_failed_source_makes_its_items_unknown_with_the_reason() {
         problems: vec![SourceProblem {
             source: "host".into(),
             message: "sampling timed out after 4 s".into(),
+            kind: Default::default(),
         }],
     };
     let (asmt, tr) = a.assess(&s, &Thresholds::default());
@@ -232,6 +233,7 @@ fn a_mail_server_that_cannot_be_read_turns_every_mail_item_unknown_with_the_reas
         problems: vec![SourceProblem {
             source: "mta".into(),
             message: "mail server sampling took longer than 4.0 s".into(),
+            kind: Default::default(),
         }],
         ..postfix_snap(5.0, 3)
     };
@@ -427,6 +429,7 @@ fn a_missed_reading_is_a_gap_that_keeps_the_trend() {
                 problems: vec![SourceProblem {
                     source: "mta".into(),
                     message: "mail server sampling took longer than 0.8 s".into(),
+                    kind: Default::default(),
                 }],
                 ..postfix_snap(s as f64, s / 3)
             }

@@ -59,6 +59,69 @@ impl JournalSource {
     }
 }
 
+/// Whether the journal holds entries of any of the source's units
+/// (`journalctl --field=_SYSTEMD_UNIT`, bounded in time and output). A journal with no
+/// files at all lists no units. `Err` when journalctl cannot be run or fails.
+pub async fn has_mail_units(source: &JournalSource) -> Result<bool, Error> {
+    let mut child = Command::new(&source.journalctl)
+        .args(["--field=_SYSTEMD_UNIT", "--no-pager"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Io {
+            context: format!("start {}", source.journalctl.display()),
+            source: e,
+        })?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Journal("journalctl: no stdout".into()))?;
+    let listed = tokio::time::timeout(UNITS_WAIT, async {
+        let out = read_bounded_drain(stdout, UNITS_KEPT).await;
+        (out, child.wait().await)
+    })
+    .await;
+    let (out, status) = match listed {
+        Ok((out, Ok(status))) => (out, status),
+        Ok((_, Err(e))) => {
+            return Err(Error::Io {
+                context: "wait for journalctl --field".into(),
+                source: e,
+            })
+        }
+        Err(_) => {
+            return Err(Error::Journal(format!(
+                "journalctl --field=_SYSTEMD_UNIT took longer than {} s",
+                UNITS_WAIT.as_secs()
+            )))
+        }
+    };
+    if !status.success() {
+        return Err(Error::Journal(format!(
+            "journalctl --field=_SYSTEMD_UNIT exited with {status}"
+        )));
+    }
+    let units = String::from_utf8_lossy(&out);
+    Ok(units
+        .lines()
+        .any(|unit| source.units.iter().any(|p| unit_matches(p, unit.trim()))))
+}
+
+/// How long listing the journal's units may take, and how much of the list is read.
+const UNITS_WAIT: Duration = Duration::from_secs(10);
+const UNITS_KEPT: usize = 1 << 20;
+
+/// `journalctl --unit` matching for the patterns we pass: `postfix*` is a prefix, a
+/// bare name matches itself or its `.service`.
+fn unit_matches(pattern: &str, unit: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => unit.starts_with(prefix),
+        None => unit == pattern || unit.strip_suffix(".service") == Some(pattern),
+    }
+}
+
 #[derive(Deserialize)]
 struct Entry {
     #[serde(rename = "MESSAGE")]

@@ -41,9 +41,9 @@ pub use aggregate::{
     SourceStats, ThrottlingReading, MAX_MEMORY_BYTES, MAX_NAME_BYTES, THROTTLING_WINDOW_S,
 };
 pub use error::MaillogError;
-pub use journal::{follow_journal, journal_line, JournalSource};
+pub use journal::{follow_journal, has_mail_units, journal_line, JournalSource};
 pub use lines::{Line, LineSplitter, Skip, MAX_LINE};
-pub use supervise::{default_maillogs, MaillogFollowers};
+pub use supervise::{default_maillogs, LogProblem, MaillogFollowers};
 pub use tail::{check_followable, follow_file, FileKind, FileTail, NotFollowable, StartAt};
 
 /// The MTA that wrote a line.
