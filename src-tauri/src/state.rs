@@ -429,6 +429,7 @@ impl AppState {
                         SourceProblem {
                             source: format!("server {}", r.entry.name),
                             message: why.clone(),
+                            kind: Default::default(),
                         },
                     );
                 }
