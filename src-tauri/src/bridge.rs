@@ -70,7 +70,13 @@ impl<R: Runtime> Presenter<R> {
 
 impl<R: Runtime> crate::servers::Publish for Presenter<R> {
     fn publish(&self, samples: SampleBatch) {
-        self.show(self.state.view(), samples);
+        // With the window closed only the tray shows anything: no view is made.
+        if self.state.has_subscribers() {
+            self.show(self.state.view(), samples);
+        } else {
+            let (level, summary) = self.state.overall();
+            self.update_tray(level, &summary);
+        }
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Remote {
     pub latest: Option<AgentState>,
     pub down: Option<String>,
     pub probes: VecDeque<ProbeResult>,
+    /// `latest`'s one-line summary, made once per tick (rows are built per event).
+    summary: Option<String>,
 }
 
 impl Remote {
@@ -73,7 +75,7 @@ impl Remote {
         let (transport, address) = self.transport();
         let summary = match (&self.down, &self.latest) {
             (Some(why), _) => format!("unknown: {why}"),
-            (None, Some(s)) => s.assessment().summary(),
+            (None, Some(_)) => self.summary.clone().unwrap_or_default(),
             (None, None) => format!("connecting to {address}"),
         };
         ServerRow {
@@ -127,6 +129,7 @@ impl Servers {
                         latest: None,
                         down: None,
                         probes: VecDeque::new(),
+                        summary: None,
                     },
                 }
             })
@@ -316,6 +319,7 @@ pub async fn run_fleet(
                     for p in &fresh {
                         push_probe(&mut r.probes, p.clone());
                     }
+                    r.summary = Some(st.assessment().summary());
                     r.latest = Some(*st);
                     fresh
                 });

@@ -135,6 +135,8 @@ pub struct AppState {
     servers: Mutex<Servers>,
     /// The fleet task's inbox (servers changed in the settings, a token stored).
     fleet: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::servers::FleetCommand>>>,
+    /// This machine's row as the last view made it, for tray updates between views.
+    local_row: Mutex<Option<ServerRow>>,
     /// Why the local monitor could not be set up, when it could not.
     local_failed: Mutex<Option<String>>,
     /// Set once the engine is built (history opened, logs reloaded, monitor running),
@@ -158,6 +160,7 @@ impl AppState {
             ready: tokio::sync::watch::Sender::new(false),
             servers: Mutex::new(Servers::new(&config)),
             local_failed: Mutex::new(None),
+            local_row: Mutex::new(None),
             fleet: Mutex::new(None),
             config: Mutex::new(config),
         }
@@ -401,7 +404,7 @@ impl AppState {
         let servers = lock(&self.servers);
         let mut rows = Vec::with_capacity(servers.remotes.len() + 1);
         if servers.local {
-            rows.push(ServerRow {
+            let row = ServerRow {
                 id: headroom_engine::config::LOCAL_ID.into(),
                 name: crate::servers::local_name(),
                 transport: "local",
@@ -410,7 +413,9 @@ impl AppState {
                 summary: local_summary.clone(),
                 reason: stopped.clone(),
                 ts: assessment.as_ref().map(|a| a.ts),
-            });
+            };
+            *lock(&self.local_row) = Some(row.clone());
+            rows.push(row);
         }
         rows.extend(servers.remotes.iter().map(|r| r.row()));
         let (status, summary) = crate::servers::overall(&rows);
@@ -461,6 +466,24 @@ impl AppState {
             mta,
             history: self.history().status(),
         }
+    }
+
+    /// The overall level and summary from the rows as they stand (this machine's as the
+    /// last view made it): what the tray needs when no window listens.
+    pub fn overall(&self) -> (Level, String) {
+        let servers = lock(&self.servers);
+        let mut rows = Vec::with_capacity(servers.remotes.len() + 1);
+        if servers.local {
+            if let Some(r) = lock(&self.local_row).clone() {
+                rows.push(r);
+            }
+        }
+        rows.extend(servers.remotes.iter().map(|r| r.row()));
+        crate::servers::overall(&rows)
+    }
+
+    pub fn has_subscribers(&self) -> bool {
+        !lock(&self.subscribers).is_empty()
     }
 
     /// The window closed: its channels lead nowhere now.

@@ -24,7 +24,7 @@ use headroom_tests::desktop::{BusWatch, Desktop};
 const AGENTS: usize = 50;
 /// Agents whose probe target the benchmark turns off and on.
 const FLAPPING: usize = 4;
-const CYCLES: usize = 2;
+const CYCLES: usize = 3;
 
 fn now() -> f64 {
     std::time::SystemTime::now()
@@ -69,53 +69,6 @@ fn agent_config(probe_port: Option<u16>) -> String {
         None => "probe = []\n".to_string(),
     };
     format!("{probes}[monitor]\ninterval_secs = 1\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n")
-}
-
-fn tree_cpu_rss(root: u32) -> (f64, u64) {
-    let mut pids = vec![root];
-    let mut i = 0;
-    while i < pids.len() {
-        let parent = pids[i];
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for e in dir.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                    continue;
-                };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    continue;
-                };
-                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-                    continue;
-                };
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
-                    && !pids.contains(&pid)
-                {
-                    pids.push(pid);
-                }
-            }
-        }
-        i += 1;
-    }
-    let (mut cpu, mut rss) = (0.0, 0u64);
-    for pid in pids {
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                cpu += (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0))
-                    / 100.0;
-            }
-        }
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            rss += status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    (cpu, rss)
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -179,10 +132,10 @@ fn main() {
         .unwrap();
     // Settle: every agent connected (the app's log says nothing per agent; give it time).
     std::thread::sleep(Duration::from_secs(20));
-    let (c0, _) = tree_cpu_rss(app.id());
+    let (c0, _) = headroom_tests::procs::tree_usage(app.id());
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(60));
-    let (c1, rss) = tree_cpu_rss(app.id());
+    let (c1, rss) = headroom_tests::procs::tree_usage(app.id());
     let idle_cpu = (c1 - c0) / t0.elapsed().as_secs_f64() * 100.0;
     let agent_ticks = AGENTS as f64 * t0.elapsed().as_secs_f64();
 
@@ -190,8 +143,8 @@ fn main() {
     // to critical) and comes back (recovery), CYCLES times; this program's own event
     // client notes when each transition left the agent.
     let sent: Arc<Mutex<Vec<(usize, f64)>>> = Arc::default();
-    for i in 0..FLAPPING {
-        let mut ev = Events::open(agents[i].port, &agents[i].token).unwrap();
+    for (i, agent) in agents.iter().enumerate().take(FLAPPING) {
+        let mut ev = Events::open(agent.port, &agent.token).unwrap();
         let sent = sent.clone();
         std::thread::spawn(move || {
             while let Ok((kind, data)) = ev.next_event() {
@@ -206,11 +159,11 @@ fn main() {
         for s in &switches {
             s.store(false, Ordering::SeqCst);
         }
-        std::thread::sleep(Duration::from_secs(8));
+        std::thread::sleep(Duration::from_secs(10));
         for s in &switches {
             s.store(true, Ordering::SeqCst);
         }
-        std::thread::sleep(Duration::from_secs(8));
+        std::thread::sleep(Duration::from_secs(15));
     }
     std::thread::sleep(Duration::from_secs(3));
     let sent = sent.lock().unwrap().clone();

@@ -75,61 +75,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// CPU seconds and RSS (KiB) of a process and all its descendants.
-fn tree_usage(root: u32) -> (f64, u64) {
-    let tick = 100.0; // USER_HZ on Linux
-    let mut pids = vec![root];
-    let mut i = 0;
-    while i < pids.len() {
-        let parent = pids[i];
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for e in dir.flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                    continue;
-                };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    continue;
-                };
-                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-                    continue;
-                };
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
-                    && !pids.contains(&pid)
-                {
-                    pids.push(pid);
-                }
-            }
-        }
-        i += 1;
-    }
-    let (mut cpu, mut rss) = (0.0, 0u64);
-    for pid in pids {
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                cpu += (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0))
-                    / tick;
-            }
-        }
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            rss += status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    (cpu, rss)
-}
-
 /// (CPU % of one core, RSS MiB) of the tree under `root` over `secs`.
 fn idle_cost(root: u32, secs: u64) -> (f64, f64) {
-    let (c0, _) = tree_usage(root);
+    let (c0, _) = headroom_tests::procs::tree_usage(root);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
-    let (c1, rss) = tree_usage(root);
+    let (c1, rss) = headroom_tests::procs::tree_usage(root);
     (
         (c1 - c0) / t0.elapsed().as_secs_f64() * 100.0,
         rss as f64 / 1024.0,

@@ -102,7 +102,15 @@ impl Desktop {
             .spawn()
             .expect("dunst (package dunst) must be installed");
         self.adopt(child);
-        let owned = wait_for(Duration::from_secs(15), || {
+        assert!(
+            self.name_owned("org.freedesktop.Notifications"),
+            "dunst did not take org.freedesktop.Notifications within 15 s"
+        );
+    }
+
+    /// Waits up to 15 s for `name` to have an owner on this desktop's bus.
+    fn name_owned(&self, name: &str) -> bool {
+        wait_for(Duration::from_secs(15), || {
             let out = self
                 .command("dbus-send")
                 .args([
@@ -111,18 +119,15 @@ impl Desktop {
                     "--dest=org.freedesktop.DBus",
                     "/org/freedesktop/DBus",
                     "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
                 ])
+                .arg(format!("string:{name}"))
                 .output()
                 .ok()?;
             String::from_utf8_lossy(&out.stdout)
                 .contains("boolean true")
                 .then_some(())
-        });
-        assert!(
-            owned.is_some(),
-            "dunst did not take org.freedesktop.Notifications within 15 s"
-        );
+        })
+        .is_some()
     }
 
     /// Starts a Secret Service (gnome-keyring, secrets only) on this desktop's bus with
@@ -143,25 +148,8 @@ impl Desktop {
             let _ = stdin.write_all(b"headroom-test");
         }
         self.adopt(child);
-        let owned = wait_for(Duration::from_secs(15), || {
-            let out = self
-                .command("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.secrets",
-                ])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .contains("boolean true")
-                .then_some(())
-        });
         assert!(
-            owned.is_some(),
+            self.name_owned("org.freedesktop.secrets"),
             "gnome-keyring did not take org.freedesktop.secrets within 15 s"
         );
     }

@@ -14,6 +14,7 @@ pub mod opensmtpd;
 pub mod peers;
 pub mod postfix;
 pub mod postgrey;
+pub mod procs;
 pub mod sendmail;
 pub mod skip;
 pub mod sshd;

@@ -88,6 +88,24 @@ impl SshAgent {
             .map_err(|e| FleetError::Ssh(format!("cannot start ssh: {e}")))
     }
 
+    /// Starts ssh with its pipes, its group guard and a task keeping what it says.
+    fn open(&self) -> Result<Session, FleetError> {
+        let mut child = self.spawn()?;
+        let guard = GroupGuard(child.id());
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(FleetError::Ssh("ssh's pipes were not opened".into()));
+        };
+        Ok(Session {
+            child,
+            guard,
+            stdin,
+            stdout,
+            stderr_task: tokio::spawn(keep_tail(stderr)),
+        })
+    }
+
     /// Runs one session: subscribes, hands events on, serves `asks`, until it ends.
     pub async fn events(
         &self,
@@ -95,14 +113,13 @@ impl SshAgent {
         mut on_open: impl FnMut(),
         mut on_event: impl FnMut(RawEvent),
     ) -> Result<(), FleetError> {
-        let mut child = self.spawn()?;
-        let guard = GroupGuard(child.id());
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(FleetError::Ssh("ssh's pipes were not opened".into()));
-        };
-        let stderr_task = tokio::spawn(keep_tail(stderr));
+        let Session {
+            mut child,
+            guard,
+            mut stdin,
+            stdout,
+            stderr_task,
+        } = self.open()?;
         send(&mut stdin, 1, "GET", "/api/v1/events").await?;
         let mut lines = BufReader::new(stdout);
         let mut next_id = 2u64;
@@ -162,14 +179,13 @@ impl SshAgent {
 /// One `GET /api/v1/state` through a short session ("Test connection").
 pub async fn state_once(agent: &SshAgent) -> Result<Value, FleetError> {
     let run = async {
-        let mut child = agent.spawn()?;
-        let _guard = GroupGuard(child.id());
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(FleetError::Ssh("ssh's pipes were not opened".into()));
-        };
-        let stderr_task = tokio::spawn(keep_tail(stderr));
+        let Session {
+            child: _child,
+            guard: _guard,
+            mut stdin,
+            stdout,
+            stderr_task,
+        } = agent.open()?;
         send(&mut stdin, 1, "GET", "/api/v1/state").await?;
         let mut lines = BufReader::new(stdout);
         loop {
@@ -279,6 +295,15 @@ async fn keep_tail(stderr: impl AsyncRead + Unpin) -> String {
         }
     }
     kept
+}
+
+/// A started ssh: what a session reads, writes and waits on.
+struct Session {
+    child: Child,
+    guard: GroupGuard,
+    stdin: ChildStdin,
+    stdout: tokio::process::ChildStdout,
+    stderr_task: tokio::task::JoinHandle<String>,
 }
 
 /// Kills ssh's process group when the session ends, whichever way it ends.
