@@ -107,9 +107,13 @@ async fn run(
     let mut said_down: Option<String> = None;
     let mut ever_up = false;
     loop {
-        let mut opened = false;
+        let opened = std::sync::atomic::AtomicBool::new(false);
         let result = {
-            let on_open = || opened = true;
+            let (up_tx, up_name) = (out.clone(), name.clone());
+            let on_open = || {
+                opened.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = up_tx.try_send((up_name.clone(), FleetEvent::Up));
+            };
             let tx = out.clone();
             let n = name.clone();
             let on_event = move |raw: RawEvent| {
@@ -135,12 +139,12 @@ async fn run(
             (FleetError::Unauthorized { .. }, Some(why)) => FleetError::NoToken(why.clone()),
             (e, _) => e,
         };
-        if opened {
+        if opened.load(std::sync::atomic::Ordering::Relaxed) {
+            // It answered this time: the grace starts now, the backoff from 1 s.
             ever_up = true;
             backoff = Duration::from_secs(1);
             failing_since = Some(Instant::now());
             said_down = None;
-            let _ = out.send((name.clone(), FleetEvent::Up)).await;
         }
         let since = *failing_since.get_or_insert_with(Instant::now);
         let reason = err.to_string();
