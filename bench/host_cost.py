@@ -111,6 +111,10 @@ def main():
         lines.append("")
         lines.append(f"Not installed, so not measured: {', '.join(missing)}.")
     lines.append("")
+    cpu_ok, rss_ok = round(ours[1], 2) <= 0.15, round(ours[2], 1) <= 10.0
+    lines.append(f"Goal for Headroom: at most 0.15 % CPU ({'met' if cpu_ok else 'not met'}: {ours[1]:.2f} %) "
+                 f"and 10 MiB ({'met' if rss_ok else 'not met'}: {ours[2]:.1f} MiB).")
+    lines.append("")
     lines.append("Command: `python3 bench/host_cost.py` (part of `make bench`).")
     body = "\n".join(lines)
     print(body)

@@ -4,7 +4,7 @@ WebKitGTK browser (MiniBrowser) under a private Xvfb, with bench/mock-tauri.js s
 in for the Rust side (one tick per second). It measures the window's share of the work
 without building the Rust app; bench/ui.sh measures the whole app.
 
-    npm run build && /usr/bin/python3 bench/idle.py [--range live|1h|24h] [--time]
+    npm run build && /usr/bin/python3 bench/idle.py [--range live|1h|24h] [--time] [--paint]
 
 CPU % is of one core, summed over MiniBrowser and its WebKit processes, like
 tests/examples/ui_bench.rs sums the app's process tree. "tick work" is the time from a
@@ -102,6 +102,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--measure", type=int, default=30)
     ap.add_argument("--interval-ms", type=int, default=1000)
+    ap.add_argument("--paint", action="store_true",
+                    help="trace the web process' frame bitmaps (strace): how many pixels a tick repaints")
     args = ap.parse_args()
     if not (args.dist / "index.html").exists():
         sys.exit(f"{args.dist}/index.html is missing: run `npm run build` first")
@@ -172,7 +174,19 @@ def main() -> int:
         n1: dict = {}
         c0, _ = usage(browser.pid, n0)
         t0 = time.monotonic()
-        time.sleep(args.measure)
+        if args.paint:
+            # WebKit without compositing hands each painted frame to the UI process in a
+            # fresh shared bitmap the size of the frame's dirty bounds: its ftruncate
+            # sizes say how much of the window every tick repaints.
+            cmd = ["strace", "-f", "-qq", "-e", "trace=ftruncate", "-o", str(work / "paint.txt")]
+            for p in tree(browser.pid):
+                cmd += ["-p", str(p)]
+            tracer = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(args.measure)
+            tracer.terminate()
+            tracer.wait(10)
+        else:
+            time.sleep(args.measure)
         c1, rss = usage(browser.pid, n1)
         elapsed = time.monotonic() - t0
         events["ticks"].wait(30)
@@ -189,6 +203,12 @@ def main() -> int:
             "tick_work_ms_median": round(statistics.median(work_ms), 2) if work_ms else None,
             "dom_records_per_tick": round(ticks.get("records", 0) / max(1, len(work_ms)), 1),
         }
+        if args.paint:
+            sizes = [int(line.split(",")[1].split(")")[0]) for line in (work / "paint.txt").read_text().splitlines()
+                     if "ftruncate(" in line and "= 0" in line]
+            # 4 bytes a pixel; the CPU figures of a traced run are not comparable.
+            out["painted_frames"] = len(sizes)
+            out["dirty_bounds_kpx_median"] = round(statistics.median(sizes) / 4 / 1000, 1) if sizes else None
         if args.time:
             out.update({k: ready.get(k) for k in ("day_ms", "day_status", "hour_ms", "hour_status")})
         print(json.dumps(out))

@@ -123,11 +123,12 @@ describe('one tick in the window', () => {
     ticks(1, 5);
     expect(plots.length).toBe(built);
     expect(plots.filter((p) => p.destroyed)).toEqual([]);
-    // One redraw per chart per tick, no more.
-    expect(live().map((p) => p.setData)).toEqual(new Array(8).fill(5));
+    // At most one redraw per chart per tick: 10 minutes over the 400 px of a chart in
+    // jsdom are 1.5 s a pixel, so every other tick moves the lines by a pixel.
+    expect(live().map((p) => p.setData)).toEqual(new Array(8).fill(2));
     const cpu = live()[0];
-    expect(last(cpu.data[0])).toBe(T0 + 5);
-    expect(last(cpu.data[1])).toBe(15);
+    expect(last(cpu.data[0])).toBe(T0 + 4);
+    expect(last(cpu.data[1])).toBe(14);
     // Swap is not measured on this host: gaps, not zeros.
     const memory = live()[2];
     expect(memory.series).toEqual(['memory', 'swap']);
@@ -177,8 +178,40 @@ describe('one tick in the window', () => {
     flushSync();
     expect(total((p) => p.setData)).toBe(shown + 8);
     expect(last(live()[0].data[0])).toBe(T0 + 11);
+    // Then again once the new samples move the lines by a pixel (1.5 s here).
     ticks(12, 1);
+    expect(total((p) => p.setData)).toBe(shown + 8);
+    ticks(13, 1);
     expect(total((p) => p.setData)).toBe(shown + 16);
+  });
+
+  it('redraws a live hour once per pixel of time, and draws a sample left waiting when no tick follows', () => {
+    vi.useFakeTimers();
+    try {
+      // An hour over 400 px: 9 s a pixel.
+      const hour = Array.from({ length: 3600 }, (_, i) => T0 + 1 + i);
+      for (let i = 0; i < hour.length; i += 600) {
+        push!({ kind: 'tick', state: stateAt(hour[i], 10), samples: samplesAt(hour.slice(i, i + 600), () => 10) });
+      }
+      flushSync();
+      const T1 = hour[hour.length - 1];
+      const drawn = total((p) => p.setData);
+      for (let n = 1; n <= 18; n++) {
+        push!({ kind: 'tick', state: stateAt(T1 + n, 10), samples: samplesAt([T1 + n], () => 10) });
+        flushSync();
+      }
+      // 18 ticks, two pixels: two redraws per chart, not 18.
+      expect(total((p) => p.setData) - drawn).toBe(2 * 8);
+      push!({ kind: 'tick', state: stateAt(T1 + 19, 10), samples: samplesAt([T1 + 19], () => 10) });
+      flushSync();
+      expect(total((p) => p.setData) - drawn).toBe(2 * 8);
+      // The monitor stops: the last sample is drawn when its pixel is due anyway.
+      vi.advanceTimersByTime(9000);
+      expect(total((p) => p.setData) - drawn).toBe(3 * 8);
+      expect(last(live()[0].data[0])).toBe(T1 + 19);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('changes only the figures that moved', async () => {
