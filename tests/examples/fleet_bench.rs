@@ -68,7 +68,9 @@ fn agent_config(probe_port: Option<u16>) -> String {
         ),
         None => "probe = []\n".to_string(),
     };
-    format!("{probes}[monitor]\ninterval_secs = 1\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n")
+    // No dwell before a level falls: every recovery is a transition to time (the
+    // default 60 s of anti-flap dwell would swallow the short cycles here).
+    format!("{probes}[monitor]\ninterval_secs = 1\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n[thresholds]\nmin_dwell_secs = 0\n")
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
