@@ -277,16 +277,13 @@ pub async fn run_fleet(
     loop {
         let (name, ev) = tokio::select! {
             _ = state.cancel.cancelled() => return,
-            c = commands.recv() => {
-                match c {
-                    Some(FleetCommand::Sync) => {
-                        sync(&state, &notifier, &tx, &mut watchers, &mut policies, None).await
-                    }
-                    Some(FleetCommand::Restart(n)) => {
-                        sync(&state, &notifier, &tx, &mut watchers, &mut policies, Some(&n)).await
-                    }
-                    None => {}
-                }
+            // A closed inbox disables this branch (no busy loop); events go on.
+            Some(c) = commands.recv() => {
+                let restart = match &c {
+                    FleetCommand::Sync => None,
+                    FleetCommand::Restart(n) => Some(n.as_str()),
+                };
+                sync(&state, &notifier, &tx, &mut watchers, &mut policies, restart).await;
                 publish.publish(SampleBatch::default());
                 continue;
             }
