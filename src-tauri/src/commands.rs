@@ -279,12 +279,10 @@ pub async fn test_server(
 ) -> headroom_engine::fleet::Tested {
     let token = match token.filter(|t| !t.trim().is_empty()) {
         Some(t) => Some(t.trim().to_string()),
-        None if entry.ssh.is_none() => {
-            headroom_engine::probe::secret::lookup(&entry.token_account())
-                .await
-                .ok()
-        }
-        None => None,
+        None => headroom_engine::fleet::token_of(&entry)
+            .await
+            .ok()
+            .filter(|t| !t.is_empty()),
     };
     headroom_engine::fleet::test_connection(&entry, token).await
 }

@@ -51,16 +51,27 @@ pub struct Remote {
     pub probes: VecDeque<ProbeResult>,
     /// `latest`'s one-line summary, made once per tick (rows are built per event).
     summary: Option<String>,
+    /// How it is reached (`https`, `http`, `ssh`) and where, read once from `entry`.
+    transport: (&'static str, String),
 }
 
 impl Remote {
-    fn transport(&self) -> (&'static str, String) {
-        match self.entry.transport() {
+    fn new(entry: &ServerEntry) -> Remote {
+        let transport = match entry.transport() {
             Ok(Transport::Http { url, .. }) => {
                 (if url.tls { "https" } else { "http" }, url.to_string())
             }
             Ok(Transport::Ssh { target, .. }) => ("ssh", format!("ssh {target}")),
             Err(_) => ("http", String::new()),
+        };
+        Remote {
+            entry: entry.clone(),
+            handle: None,
+            latest: None,
+            down: None,
+            probes: VecDeque::new(),
+            summary: None,
+            transport,
         }
     }
 
@@ -72,7 +83,7 @@ impl Remote {
     }
 
     pub fn row(&self) -> ServerRow {
-        let (transport, address) = self.transport();
+        let (transport, address) = self.transport.clone();
         let summary = match (&self.down, &self.latest) {
             (Some(why), _) => format!("unknown: {why}"),
             (None, Some(_)) => self.summary.clone().unwrap_or_default(),
@@ -123,14 +134,7 @@ impl Servers {
                     .position(|r| r.entry == *e && Some(e.name.as_str()) != restart)
                 {
                     Some(i) => old.swap_remove(i),
-                    None => Remote {
-                        entry: e.clone(),
-                        handle: None,
-                        latest: None,
-                        down: None,
-                        probes: VecDeque::new(),
-                        summary: None,
-                    },
+                    None => Remote::new(e),
                 }
             })
             .collect();
@@ -393,12 +397,7 @@ async fn sync(
         if watchers.contains_key(&entry.name) {
             continue;
         }
-        let token = match entry.ssh {
-            Some(_) => Ok(String::new()),
-            None => headroom_engine::probe::secret::lookup(&entry.token_account())
-                .await
-                .map_err(|e| e.to_string()),
-        };
+        let token = fleet::token_of(entry).await;
         if let Err(e) = &token {
             tracing::warn!("server {}: {e}", entry.name);
         }

@@ -97,20 +97,14 @@ fn a_tls_agent_is_trusted_by_its_pinned_fingerprint_only() {
     // Another certificate pinned (the agent's was replaced, or someone is in between).
     let other =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
-    let other_fp = headroom_engine::config::display_fingerprint(&sha256_hex(other.cert.der()));
+    let other_fp = headroom_engine::config::display_fingerprint(
+        &headroom_engine::fleet::fingerprint(other.cert.der()),
+    );
     write(Some(&other_fp));
     let (code, text) = server_test(&desktop, &config);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("certificate changed"), "{text}");
     assert!(text.contains(&printed), "says what was served: {text}");
-}
-
-fn sha256_hex(der: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
 }
 
 /// `headroom-cli server watch`'s JSON lines, read on a thread.

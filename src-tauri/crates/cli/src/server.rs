@@ -95,23 +95,13 @@ fn entry(name: &str, config: Option<&Path>) -> Option<ServerEntry> {
     found
 }
 
-/// The agent's token from the keyring (an ssh server needs none).
-async fn token(entry: &ServerEntry) -> Result<String, String> {
-    match entry.ssh {
-        Some(_) => Ok(String::new()),
-        None => secret::lookup(&entry.token_account())
-            .await
-            .map_err(|e| e.to_string()),
-    }
-}
-
 async fn watch(name: &str, config: Option<&Path>) -> u8 {
     let Some(entry) = entry(name, config) else {
         return EXIT_UNKNOWN;
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let _handle = fleet::spawn(&entry, token(&entry).await, tx, cancel.clone());
+    let _handle = fleet::spawn(&entry, fleet::token_of(&entry).await, tx, cancel.clone());
     loop {
         let next = tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -143,7 +133,7 @@ async fn test(name: &str, config: Option<&Path>) -> u8 {
     let Some(entry) = entry(name, config) else {
         return EXIT_UNKNOWN;
     };
-    let token = token(&entry).await.ok().filter(|t| !t.is_empty());
+    let token = fleet::token_of(&entry).await.ok().filter(|t| !t.is_empty());
     let t = headroom_engine::fleet::test_connection(&entry, token).await;
     println!("{}", headroom_engine::sanitize::for_terminal(&t.message));
     if let Some(f) = &t.fingerprint_to_accept {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 
 pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
@@ -60,12 +59,10 @@ pub fn load(given: Option<(&Path, &Path)>, dir: &Path) -> Result<Tls, String> {
     })
 }
 
+/// `AB:CD:…`: the engine's SHA-256 fingerprint, as the agent prints it and the
+/// desktop pins it.
 pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    headroom_engine::config::display_fingerprint(&headroom_engine::fleet::fingerprint(der))
 }
 
 fn make_self_signed(cert: &Path, key: &Path) -> Result<(), String> {

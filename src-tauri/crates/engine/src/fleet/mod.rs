@@ -18,6 +18,18 @@ mod watcher;
 pub use agent_state::AgentState;
 pub use error::FleetError;
 pub use http::{test_connection, Tested};
+pub use pin::fingerprint;
+
+/// The token to reach `entry` with: the keyring's `agent@NAME` for an agent over
+/// HTTP(S), nothing over ssh (ssh authenticates). `Err` says why the keyring had none.
+pub async fn token_of(entry: &crate::config::ServerEntry) -> Result<String, String> {
+    match entry.ssh {
+        Some(_) => Ok(String::new()),
+        None => crate::probe::secret::lookup(&entry.token_account())
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
 pub use watcher::{spawn, FleetEvent, ServerHandle};
 
 /// An event read from an agent, before it is typed.
