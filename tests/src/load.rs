@@ -349,6 +349,14 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Opens `attempts` sessions to `port` one after the other (3 s banner wait each) and
+/// keeps those that got a banner: how tests fill a server's smtpd processes.
+pub fn hold_sessions(port: u16, attempts: usize) -> Vec<Session> {
+    (0..attempts)
+        .filter_map(|_| Session::open(port, Duration::from_secs(3)).ok())
+        .collect()
+}
+
 /// An SMTP client session.
 pub struct Session {
     stream: TcpStream,

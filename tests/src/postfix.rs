@@ -81,6 +81,24 @@ impl Default for Options<'_> {
 }
 
 impl Instance {
+    /// Starts with the queue on a tmpfs of its own (`mib` MiB), so how full the test
+    /// box's disk is does not enter the scenario; where no tmpfs can be mounted, on the
+    /// disk, said on stderr. The flag says whether the queue is on the tmpfs.
+    pub fn start_with_tmpfs_queue(o: &Options<'_>, mib: u64) -> (Instance, bool) {
+        let on_tmpfs = Options {
+            tmpfs_queue_mib: Some(mib),
+            ..*o
+        };
+        match Instance::start(&on_tmpfs) {
+            Ok(pf) => (pf, true),
+            Err(e) if e.contains("mount") => {
+                eprintln!("no tmpfs queue here ({e}); the queue is on the test box's disk");
+                (Instance::start(o).expect("private postfix starts"), false)
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     pub fn start(o: &Options<'_>) -> Result<Instance, String> {
         let dir = tempfile::Builder::new()
             .prefix("hr-pf-")

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use headroom_tests::agent::{get, postfix_agent_config, Agent, Events};
 use headroom_tests::bins::{free_port, wait_for};
-use headroom_tests::load::Session;
+use headroom_tests::load::hold_sessions;
 use headroom_tests::postfix::{unavailable, Instance, Options};
 use serde_json::Value;
 
@@ -124,12 +124,7 @@ fn prometheus_fires_the_shipped_critical_rule_when_postfix_reaches_its_process_l
     let mut events = Events::open(agent.port, &agent.token).expect("event stream");
 
     // Hold every smtpd process of the instance (bounded: MAXPROC + 2 attempts).
-    let mut held = Vec::new();
-    for _ in 0..MAXPROC + 2 {
-        if let Ok(s) = Session::open(pf.port, Duration::from_secs(3)) {
-            held.push(s);
-        }
-    }
+    let held = hold_sessions(pf.port, MAXPROC + 2);
     assert!(
         held.len() >= MAXPROC - 1,
         "held only {} sessions",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use headroom_tests::agent::{postfix_agent_config, Agent};
 use headroom_tests::bins::{free_port, wait_for};
-use headroom_tests::load::Session;
+use headroom_tests::load::hold_sessions;
 use headroom_tests::postfix::{unavailable, Instance, Options};
 use headroom_tests::webhook::{Received, Receiver};
 use serde_json::Value;
@@ -68,12 +68,7 @@ fn a_postfix_at_its_process_limit_reaches_the_json_ntfy_and_slack_webhooks() {
         rx.received()
     );
 
-    let mut held = Vec::new();
-    for _ in 0..MAXPROC + 2 {
-        if let Ok(s) = Session::open(pf.port, Duration::from_secs(3)) {
-            held.push(s);
-        }
-    }
+    let held = hold_sessions(pf.port, MAXPROC + 2);
     assert!(
         held.len() >= MAXPROC - 1,
         "held only {} sessions",

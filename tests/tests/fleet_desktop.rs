@@ -13,7 +13,7 @@ use std::time::Duration;
 use headroom_tests::agent::{postfix_agent_config, Agent};
 use headroom_tests::bins::{artifacts_dir, bin};
 use headroom_tests::desktop::{BusWatch, Desktop};
-use headroom_tests::load::Session;
+use headroom_tests::load::hold_sessions;
 use headroom_tests::postfix::{unavailable, Instance, Options};
 use headroom_tests::webdriver::Driver;
 
@@ -122,12 +122,7 @@ fn the_window_watches_two_agents_and_names_the_one_in_trouble() {
     assert_eq!(ids, ["mx1", "mx2", "mx3"], "one row per server, no local");
 
     // mx2's Postfix runs out of smtpd processes (bounded: MAXPROC + 2 attempts).
-    let mut held = Vec::new();
-    for _ in 0..MAXPROC + 2 {
-        if let Ok(s) = Session::open(pf2.port, Duration::from_secs(3)) {
-            held.push(s);
-        }
-    }
+    let held = hold_sessions(pf2.port, MAXPROC + 2);
     assert!(held.len() >= MAXPROC - 1, "held only {}", held.len());
     assert!(
         wait_row(&d, "mx2", Duration::from_secs(60), |l, _| l == "critical"),

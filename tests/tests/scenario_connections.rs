@@ -23,22 +23,13 @@ fn sessions_ramping_to_maxproc_are_foreseen_before_a_client_gets_no_banner() {
     let maxproc = MAXPROC.to_string();
     // The queue on a tmpfs of its own: the shared test box's disk (how full other work
     // leaves it) is not what this scenario is about.
-    let pf = match Instance::start(&Options {
-        maxproc: &maxproc,
-        tmpfs_queue_mib: Some(TMPFS_MIB),
-        ..Default::default()
-    }) {
-        Ok(pf) => pf,
-        Err(e) if e.contains("mount") => {
-            eprintln!("no tmpfs queue here ({e}); the queue is on the test box's disk");
-            Instance::start(&Options {
-                maxproc: &maxproc,
-                ..Default::default()
-            })
-            .expect("private postfix starts")
-        }
-        Err(e) => panic!("{e}"),
-    };
+    let (pf, _) = Instance::start_with_tmpfs_queue(
+        &Options {
+            maxproc: &maxproc,
+            ..Default::default()
+        },
+        TMPFS_MIB,
+    );
     let watch = Watch::start(&postfix_config(&pf.etc, pf.port, INTERVAL_S));
     let recorder = Recorder::start(&pf.etc, Duration::from_secs_f64(INTERVAL_S));
     let ramp_start = now();

@@ -33,25 +33,17 @@ fn steady_load_at_half_the_limits_raises_nothing() {
     let sink = SmtpServer::start(100_000);
     let relay = format!("relayhost=[127.0.0.1]:{}", sink.port);
     let maxproc = MAXPROC.to_string();
-    let (pf, tmpfs) = match Instance::start(&Options {
-        maxproc: &maxproc,
-        params: &[&relay],
-        tmpfs_queue_mib: Some(TMPFS_MIB),
-        ..Default::default()
-    }) {
-        Ok(pf) => (pf, true),
-        Err(e) if e.contains("mount") => {
-            eprintln!("no tmpfs queue here ({e}); the queue filesystem is not filled");
-            let pf = Instance::start(&Options {
-                maxproc: &maxproc,
-                params: &[&relay],
-                ..Default::default()
-            })
-            .expect("private postfix starts");
-            (pf, false)
-        }
-        Err(e) => panic!("{e}"),
-    };
+    let (pf, tmpfs) = Instance::start_with_tmpfs_queue(
+        &Options {
+            maxproc: &maxproc,
+            params: &[&relay],
+            ..Default::default()
+        },
+        TMPFS_MIB,
+    );
+    if !tmpfs {
+        eprintln!("the queue filesystem is not filled");
+    }
     if tmpfs {
         // Half of the room above the queue space threshold, filled once.
         let (_, free, ..) =

@@ -91,22 +91,13 @@ fn a_surge_after_light_load_is_foreseen_half_its_length_ahead() {
     let maxproc = MAXPROC.to_string();
     // The queue on a tmpfs of its own: the shared test box's disk (how full other work
     // leaves it) is not what this scenario is about.
-    let pf = match Instance::start(&Options {
-        maxproc: &maxproc,
-        tmpfs_queue_mib: Some(TMPFS_MIB),
-        ..Default::default()
-    }) {
-        Ok(pf) => pf,
-        Err(e) if e.contains("mount") => {
-            eprintln!("no tmpfs queue here ({e}); the queue is on the test box's disk");
-            Instance::start(&Options {
-                maxproc: &maxproc,
-                ..Default::default()
-            })
-            .expect("private postfix starts")
-        }
-        Err(e) => panic!("{e}"),
-    };
+    let (pf, _) = Instance::start_with_tmpfs_queue(
+        &Options {
+            maxproc: &maxproc,
+            ..Default::default()
+        },
+        TMPFS_MIB,
+    );
     let watch = Watch::start(&postfix_config(&pf.etc, pf.port, INTERVAL_S));
     let recorder = Recorder::start(&pf.etc, Duration::from_secs_f64(INTERVAL_S));
     let light_start = now();

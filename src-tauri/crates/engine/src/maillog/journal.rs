@@ -59,15 +59,17 @@ impl JournalSource {
     }
 }
 
-/// Whether the journal holds entries of any of the source's units
-/// (`journalctl --field=_SYSTEMD_UNIT`, bounded in time and output). A journal with no
-/// files at all lists no units. `Err` when journalctl cannot be run or fails.
-pub async fn has_mail_units(source: &JournalSource) -> Result<bool, Error> {
+/// Starts journalctl with `args` (stdout piped, killed on drop) and takes its stdout.
+fn spawn(
+    source: &JournalSource,
+    args: &[String],
+    stderr: Stdio,
+) -> Result<(tokio::process::Child, tokio::process::ChildStdout), Error> {
     let mut child = Command::new(&source.journalctl)
-        .args(["--field=_SYSTEMD_UNIT", "--no-pager"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Io {
@@ -78,6 +80,18 @@ pub async fn has_mail_units(source: &JournalSource) -> Result<bool, Error> {
         .stdout
         .take()
         .ok_or_else(|| Error::Journal("journalctl: no stdout".into()))?;
+    Ok((child, stdout))
+}
+
+/// Whether the journal holds entries of any of the source's units
+/// (`journalctl --field=_SYSTEMD_UNIT`, bounded in time and output). A journal with no
+/// files at all lists no units. `Err` when journalctl cannot be run or fails.
+pub async fn has_mail_units(source: &JournalSource) -> Result<bool, Error> {
+    let (mut child, stdout) = spawn(
+        source,
+        &["--field=_SYSTEMD_UNIT".into(), "--no-pager".into()],
+        Stdio::null(),
+    )?;
     let listed = tokio::time::timeout(UNITS_WAIT, async {
         let out = read_bounded_drain(stdout, UNITS_KEPT).await;
         (out, child.wait().await)
@@ -162,21 +176,7 @@ pub async fn follow_journal(
     agg: SharedAggregator,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
-    let mut child = Command::new(&source.journalctl)
-        .args(source.args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::Io {
-            context: format!("start {}", source.journalctl.display()),
-            source: e,
-        })?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Journal("journalctl: no stdout".into()))?;
+    let (mut child, mut stdout) = spawn(&source, &source.args(), Stdio::piped())?;
     let stderr = child
         .stderr
         .take()
