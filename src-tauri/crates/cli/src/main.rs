@@ -4,6 +4,7 @@
 mod check;
 mod classify;
 mod dns;
+mod docs;
 mod explain;
 mod output;
 mod probe;
@@ -80,6 +81,17 @@ enum Command {
     /// The desktop's servers: store an agent's token in the keyring, test a connection.
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Print a shell completion script (bash, zsh or fish) to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: docs::CompletionShell,
+    },
+    /// Write the man pages into a directory (the packages are built with it).
+    #[command(hide = true)]
+    ManPages {
+        /// Where to write headroom-cli.1 and one page per subcommand.
+        dir: PathBuf,
+    },
 }
 
 /// Nagios UNKNOWN: bad usage or unreadable configuration.
@@ -133,6 +145,8 @@ fn main() -> ExitCode {
                 summary,
             } => classify::run(file.as_deref(), json, summary),
             Command::Explain { code, enhanced } => explain::run_explain(&code, enhanced.as_deref()),
+            Command::Completions { shell } => docs::completions(shell),
+            Command::ManPages { dir } => docs::man_pages(&dir),
         }
     });
     ExitCode::from(code)
