@@ -1,13 +1,15 @@
 # Headroom — two commands:
 #   make run    install what is missing, build, and start the desktop app
 #   make test   install what the tests need, and run every test layer
-# Also: make build (release binaries), make bench (benchmarks → BENCHMARKS.md).
+# Also: make build (release binaries), make package (.deb files → target/packages/),
+#       make test-package (lintian, install/purge in a fresh Debian root; CI runs it),
+#       make bench (benchmarks → BENCHMARKS.md).
 
 SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run build test bench deps-run deps-test deps-bench ui ui-test lint rust-build rust-test clean
+.PHONY: run build package test-package test bench deps-run deps-test deps-bench ui ui-test lint rust-build rust-test clean
 
 run: deps-run ui
 	$(CARGO) build -p headroom -p headroom-cli
@@ -18,6 +20,14 @@ build: deps-run ui
 	@ls -l target/release/headroom target/release/headroom-cli
 
 test: deps-test ui ui-test lint rust-build rust-test
+
+# The desktop .deb (Tauri's bundler, finished by the script) and the CLI/agent .deb.
+package: deps-run ui
+	scripts/package.sh
+
+# Needs root (it makes a chroot) and the Debian mirror; the packages are built first.
+test-package: deps-test package
+	tests/package/test.sh
 
 deps-run:
 	@scripts/deps.sh run

@@ -21,8 +21,10 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # prometheus: the agent tests scrape with it and check metrics and rules with promtool;
 # openssh-server/-client: the agent reached over ssh (a private sshd on loopback).
 # gnome-keyring: a Secret Service in the test's own session, holding the agents' tokens.
+# debootstrap, lintian, x11-utils: make test-package builds a fresh Debian root to install
+# the .deb files into, checks them, and finds the installed app's window (xwininfo).
 TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus
-           openssh-server openssh-client gnome-keyring)
+           openssh-server openssh-client gnome-keyring debootstrap lintian x11-utils)
 BENCH_PKGS=(glances prometheus-node-exporter prometheus-postfix-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")
