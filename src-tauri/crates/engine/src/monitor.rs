@@ -17,12 +17,12 @@ use crate::domain::{Checker, DomainReading};
 use crate::history::Recent;
 use crate::host::HostSource;
 use crate::lock::lock;
-use crate::maillog::{MaillogFollowers, SharedAggregator, THROTTLING_WINDOW_S};
+use crate::maillog::{MaillogFollowers, MaillogReport, SharedAggregator, THROTTLING_WINDOW_S};
 use crate::mta::{MtaSample, MtaSource, QueueLister, QueueListing};
 use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
 use crate::snapshot::{ProblemKind, Snapshot, SourceProblem};
 use crate::tick::{metrics_of, SampleBatch, Sink, Tick};
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock, Ts};
 
 /// What the rest of the program may read while the monitor runs.
 #[derive(Clone, Default)]
@@ -48,6 +48,27 @@ impl MonitorHandle {
 
     pub fn latest(&self) -> Option<Tick> {
         lock(&self.latest).clone()
+    }
+
+    /// The destinations panel over the last `window_s` before `now` (`None` without a
+    /// mail log): explanations cite the limits read at the latest tick, and causes are
+    /// judged against its round of the domain checks.
+    pub fn destinations(&self, now: Ts, window_s: f64) -> Option<MaillogReport> {
+        let agg = self.maillog.as_ref()?;
+        // Copied out, so the tick lock is never held while the aggregator's is taken.
+        let (limits, domain) = {
+            let latest = lock(&self.latest);
+            let snapshot = latest.as_ref().map(|t| &t.snapshot);
+            (
+                snapshot
+                    .and_then(|s| s.mta.as_ref())
+                    .map(|m| m.known_limits())
+                    .unwrap_or_default(),
+                snapshot.and_then(|s| s.domain.clone()),
+            )
+        };
+        let report = lock(agg).report(now, window_s, &limits, domain.as_ref());
+        Some(report)
     }
 
     /// "Probe now": every target probes at once unless it is probing already or just

@@ -10,6 +10,7 @@
 //! hickory-resolver (the system's resolvers or `[dns] resolver`), answers are kept for
 //! their TTL, and no look-up that failed is ever reported as a problem found.
 
+pub mod cause;
 pub mod disk;
 pub mod dmarc;
 pub mod dns;
@@ -34,7 +35,8 @@ pub use local::Subjects;
 pub use tls::ServedCert;
 
 /// What a look gave (the `result` of `dns --json`, DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Looked at and fine (for dnsbl: not listed).
