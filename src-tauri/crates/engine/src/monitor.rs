@@ -3,7 +3,7 @@
 //! present or store, they never feed back into sources. Hosts do not assemble a
 //! monitor themselves: [`crate::runtime`] builds it from the configuration.
 //!
-//! Long (~480 lines) because the loop, the one-shot reading and the bounded blocking
+//! Long (~650 lines) because the loop, the one-shot reading and the bounded blocking
 //! reads are one idea: how a tick reads its sources without ever waiting on them.
 
 use std::sync::{Arc, Mutex};

@@ -12,7 +12,7 @@
 //! aggregator stays under [`MAX_MEMORY_BYTES`] (80 MiB) whatever the log says; without
 //! the cuts, 10,000 examples of 32 KiB lines alone would be 320 MiB.
 //!
-//! Long (~480 lines): per-destination buckets, the memory bounds and the report read
+//! Long (~610 lines): per-destination buckets, the memory bounds and the report read
 //! the same structures; split, each part would reach into the others.
 
 use std::collections::{HashMap, VecDeque};
