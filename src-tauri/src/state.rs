@@ -287,12 +287,8 @@ impl AppState {
     }
 
     pub fn destinations(&self, window_s: f64) -> Option<headroom_engine::maillog::MaillogReport> {
-        let agg = lock(&self.monitor)
-            .as_ref()
-            .and_then(|m| m.maillog.clone())?;
-        let limits = self.live_limits();
-        let report = lock(&agg).report(now(), window_s, &limits);
-        Some(report)
+        let handle = lock(&self.monitor).clone()?;
+        handle.destinations(now(), window_s)
     }
 
     pub fn history(&self) -> History {

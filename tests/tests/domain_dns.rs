@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use headroom_engine::assess::domain_items;
 use headroom_engine::config::{self, Config};
-use headroom_engine::domain::{Checker, DomainReading, Finding, Verdict};
+use headroom_engine::domain::{Checker, DomainReading, Finding, Scope, Verdict};
 use headroom_engine::item::ItemId;
 use headroom_tests::bins::bin;
 use headroom_tests::dns::{self, test_zones, Nsd};
@@ -37,7 +37,10 @@ fn config(nsd: &Nsd, dns_keys: &str) -> Config {
 }
 
 async fn check(cfg: &Config) -> DomainReading {
-    Checker::new(&cfg.dns).expect("checker").run(cfg).await
+    Checker::new(&cfg.dns)
+        .expect("checker")
+        .run(cfg, Scope::Asked)
+        .await
 }
 
 const ADDRS: &str = "outbound = [\"192.0.2.10\", \"192.0.2.11\", \"192.0.2.12\", \"192.0.2.13\", \"2001:db8::10\"]\nhelo = \"mail.headroom.test\"\n";
@@ -291,7 +294,7 @@ async fn answers_are_kept_for_their_ttl_and_every_query_is_counted() {
     );
     let checker = Checker::new(&cfg.dns).expect("checker");
     let before = nsd.queries().expect("NSD statistics");
-    let first = checker.run(&cfg).await;
+    let first = checker.run(&cfg, Scope::Asked).await;
     let after_first = nsd.queries().expect("NSD statistics");
     assert!(first.queries > 0);
     assert_eq!(
@@ -300,7 +303,7 @@ async fn answers_are_kept_for_their_ttl_and_every_query_is_counted() {
         "the queries Headroom counts are the queries the server answered"
     );
     // Within the TTL (300 s, 60 s for NXDOMAIN) a second round asks nothing.
-    let second = checker.run(&cfg).await;
+    let second = checker.run(&cfg, Scope::Asked).await;
     assert_eq!(second.queries, 0);
     assert_eq!(nsd.queries().expect("NSD statistics"), after_first);
     assert_eq!(first.findings, second.findings);
@@ -500,4 +503,285 @@ fn the_monitor_watches_the_domain_items_when_asked() {
         Some("ok"),
         "{seen:?}"
     );
+}
+
+/// Gmail's PTR deferral as Postfix logs it, from `addr` (the text Gmail sends,
+/// docs/CLASSIFY.md), one line per recipient.
+fn gmail_ptr_deferrals(addr: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Nov 28 09:00:02 mx1 postfix/smtp[3002]: 4C0000{i:02}z: to=<user{i}@gmail.com>, relay=gmail-smtp-in.l.google.com[142.250.1.27]:25, delay=0.8, delays=0/0/0.4/0.4, dsn=4.7.23, status=deferred (host gmail-smtp-in.l.google.com[142.250.1.27] said: 451-4.7.23 {addr} The sending IP address for this message doesn't have a PTR 451-4.7.23 record, or the PTR record's forward DNS entry doesn't match the sending IP address. 451 4.7.23 To protect users from spam, your email has been temporarily rate limited. - gsmtp (in reply to RCPT TO command))\n"
+            )
+        })
+        .collect()
+}
+
+/// The config of a monitor that follows `log` and checks 192.0.2.11 — an address the
+/// test zones give no PTR — against NSD.
+fn ptr_less_config(nsd: &Nsd, log: &std::path::Path) -> String {
+    format!(
+        "[monitor]\ninterval_secs = 0.5\n[mta]\nkind = \"none\"\n[history]\nenabled = false\n\
+         [[maillog]]\npath = \"{}\"\n\
+         [dns]\nwatch = true\nresolver = \"{}\"\noutbound = [\"192.0.2.11\"]\nhelo = \"mail.headroom.test\"\n\
+         domains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n",
+        log.display(),
+        nsd.addr()
+    )
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open the mail log");
+    f.write_all(text.as_bytes())
+        .expect("append to the mail log");
+}
+
+const PTR_CAUSE: &str =
+    "gmail.com: 42 deferrals (451 4.7.23) point at reverse_dns — your PTR for 192.0.2.11 is missing";
+
+/// Deferrals tied to causes, end to end: Gmail's 4.7.23 deferrals reach a Postfix
+/// mail log the monitor follows while NSD's reverse zone has no PTR for the sending
+/// address. `watch --json`'s remote_throttling transition names the missing PTR, and
+/// the destinations data (what the app's panel shows) ties the row to reverse_dns.
+#[test]
+fn gmail_ptr_deferrals_name_the_missing_ptr_in_watch_json() {
+    let Some(nsd) = start() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("maillog");
+    std::fs::write(&log, "").expect("create the mail log");
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, ptr_less_config(&nsd, &log)).expect("write config");
+    let mut child = Command::new(bin("headroom-cli"))
+        .args(["watch", "--json", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run headroom-cli watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut appended = false;
+    let mut throttling = None;
+    let mut seen = Vec::new();
+    while throttling.is_none() && std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(1)) else {
+            continue;
+        };
+        let t: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        // The domain round is in (reverse_dns has its first level): now Gmail defers.
+        if t["item"] == "reverse_dns" && !appended {
+            append(&log, &gmail_ptr_deferrals("192.0.2.11", 42));
+            appended = true;
+        }
+        if t["item"] == "remote_throttling" {
+            throttling = Some(t.clone());
+        }
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let t = throttling
+        .unwrap_or_else(|| panic!("no remote_throttling transition in:\n{}", seen.join("\n")));
+    let message = t["message"].as_str().unwrap_or("");
+    assert!(message.contains(PTR_CAUSE), "{message}");
+    assert_eq!(t["level"], "critical", "42 of 42 attempts deferred: {t}");
+}
+
+// Multi-threaded: the test thread waits (blocking) while the monitor runs on a worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_destinations_data_ties_the_gmail_row_to_the_missing_ptr() {
+    use headroom_engine::domain::cause::Cause;
+    let Some(nsd) = start() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("maillog");
+    std::fs::write(&log, "").expect("create the mail log");
+    let cfg = config::parse(&ptr_less_config(&nsd, &log), std::path::Path::new("t.toml"))
+        .expect("valid config");
+    let engine = headroom_engine::runtime::build(&cfg, Default::default());
+    let handle = engine.monitor.handle();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(engine.monitor.run(cancel.clone()));
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64()
+    };
+    // The first round of the domain checks is in a tick before Gmail defers.
+    let round_in = headroom_tests::bins::wait_for(std::time::Duration::from_secs(20), || {
+        handle
+            .latest()
+            .and_then(|t| t.snapshot.domain)
+            .filter(|d| d.checked.contains(&ItemId::ReverseDns))
+    });
+    assert!(round_in.is_some(), "no domain round within 20 s");
+    append(&log, &gmail_ptr_deferrals("192.0.2.11", 42));
+    let causes: Option<Vec<Cause>> =
+        headroom_tests::bins::wait_for(std::time::Duration::from_secs(20), || {
+            let report = handle.destinations(now(), 900.0)?;
+            let gmail = report.domains.into_iter().find(|d| d.name == "gmail.com")?;
+            (gmail.failures == 42).then_some(gmail.causes)
+        });
+    cancel.cancel();
+    let _ = run.await;
+    let causes = causes.expect("gmail.com's 42 deferrals in the destinations data within 20 s");
+    assert_eq!(causes.len(), 1, "{causes:#?}");
+    let c = &causes[0];
+    assert_eq!(c.item, ItemId::ReverseDns);
+    assert_eq!(c.verdict, Some(Verdict::Missing));
+    assert_eq!((c.failures, c.reply.as_str()), (42, "451 4.7.23"));
+    assert_eq!(c.found, "your PTR for 192.0.2.11 is missing");
+    assert_eq!(c.message, PTR_CAUSE);
+}
+
+/// `check --json` with `config` (TOML after the `[monitor]` table), parsed.
+fn check_json(dir: &std::path::Path, name: &str, config: &str) -> serde_json::Value {
+    let file = dir.join(name);
+    std::fs::write(&file, format!("[history]\nenabled = false\n{config}")).expect("write config");
+    let out = Command::new(bin("headroom-cli"))
+        .args(["check", "--json", "--no-probe", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run headroom-cli check");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn domain_item<'a>(v: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
+    v["items"].as_array()?.iter().find(|i| i["id"] == id)
+}
+
+/// With `[dns] watch` unset the checks run where this host is a mail server (an MTA
+/// named or found, or addresses and domains configured) and not elsewhere; `watch =
+/// false` turns them off. By default too, Spamhaus' "public resolver refused"
+/// (127.255.255.254) is unknown with the fix, never "listed".
+#[test]
+fn the_checks_run_by_default_on_a_mail_server_and_not_elsewhere() {
+    let Some(nsd) = start() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let dns = format!(
+        "resolver = \"{}\"\noutbound = [\"192.0.2.11\"]\nhelo = \"mail.headroom.test\"\n\
+         domains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n",
+        nsd.addr()
+    );
+    // A mail server: Postfix named (installed here, running or not).
+    let v = check_json(
+        dir.path(),
+        "mail-server.toml",
+        &format!("[mta]\nkind = \"postfix\"\n[dns]\n{dns}"),
+    );
+    let dnsbl = domain_item(&v, "dnsbl").unwrap_or_else(|| panic!("no dnsbl item: {v:#}"));
+    assert_eq!(dnsbl["level"], "unknown", "{dnsbl}");
+    assert_eq!(dnsbl["used"], serde_json::Value::Null, "{dnsbl}");
+    let detail = dnsbl["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("127.255.255.254") && detail.contains("[dns] resolver"),
+        "{detail}"
+    );
+    let rd = domain_item(&v, "reverse_dns").unwrap_or_else(|| panic!("no reverse_dns item: {v:#}"));
+    assert_eq!(rd["level"], "warning", "192.0.2.11 has no PTR: {rd}");
+    assert_eq!(
+        domain_item(&v, "mail_dns").map(|i| &i["level"]),
+        Some(&"ok".into())
+    );
+
+    // The same server, opted out.
+    let v = check_json(
+        dir.path(),
+        "opted-out.toml",
+        &format!("[mta]\nkind = \"postfix\"\n[dns]\nwatch = false\n{dns}"),
+    );
+    for id in ["dnsbl", "reverse_dns", "mail_dns", "tls_cert_expiry"] {
+        assert!(
+            domain_item(&v, id).is_none(),
+            "{id} with watch = false: {v:#}"
+        );
+    }
+
+    // A workstation: no mail server, nothing to check named. Nothing is asked, and
+    // nothing is said about it either.
+    let before = nsd.queries().expect("NSD statistics");
+    let v = check_json(
+        dir.path(),
+        "workstation.toml",
+        &format!(
+            "[mta]\nkind = \"none\"\n[dns]\nresolver = \"{}\"\n",
+            nsd.addr()
+        ),
+    );
+    for id in ["dnsbl", "reverse_dns", "mail_dns", "tls_cert_expiry"] {
+        assert!(
+            domain_item(&v, id).is_none(),
+            "{id} on a workstation: {v:#}"
+        );
+    }
+    let problems = v["problems"].as_array().expect("problems");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p["source"] != "domain checks" && p["source"] != "domain"),
+        "{problems:#?}"
+    );
+    assert_eq!(nsd.queries().expect("NSD statistics"), before);
+}
+
+/// A resolver that never answers costs a default `check` its 5 s budget for the
+/// domain checks, not the 30 s an asked-for round may take: the round is left to the
+/// monitor and `headroom-cli dns`, and the check says so in a note.
+#[test]
+fn a_silent_resolver_costs_a_default_check_at_most_its_budget() {
+    // Takes queries and never answers (nothing reads the socket).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let started = std::time::Instant::now();
+    let v = check_json(
+        dir.path(),
+        "silent.toml",
+        &format!(
+            "[mta]\nkind = \"postfix\"\n[dns]\nresolver = \"{addr}\"\noutbound = [\"192.0.2.11\"]\n\
+             helo = \"mail.headroom.test\"\ndomains = [\"good.headroom.test\"]\ndnsbl = [\"bl.headroom.test\"]\n"
+        ),
+    );
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(12),
+        "check took {took:?} with a silent resolver"
+    );
+    let note = v["problems"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["source"] == "domain checks"))
+        .unwrap_or_else(|| panic!("no note about the domain checks: {v:#}"));
+    assert_eq!(note["kind"], "absent", "{note}");
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not finish within 5 s"),
+        "{note}"
+    );
+    drop(silent);
 }

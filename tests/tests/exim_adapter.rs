@@ -105,3 +105,48 @@ fn exim_limits_spool_and_per_host_connections() {
     let (_c, b3) = banner(ex.port);
     assert!(b3.starts_with("421"), "Exim refuses the next one: {b3}");
 }
+
+/// Domain health reads the addresses Exim sends from as Exim prints them: the
+/// `interface` of its smtp transports (`exim -bP transports`); the routing table only
+/// when no transport names one.
+#[tokio::test]
+async fn the_domain_checks_send_from_exims_transport_interface() {
+    use headroom_engine::domain::local::{Mta, Subjects};
+    let bin = match headroom_tests::exim::binary() {
+        Ok(b) => b,
+        Err(e) => {
+            headroom_tests::skip_or_fail(e);
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let conf = dir.path().join("exim.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "keep_environment =\nspool_directory = {}\nprimary_hostname = mail.headroom.test\nqualify_domain = headroom.test\n\
+             begin routers\nr:\n  driver = manualroute\n  route_list = * 127.0.0.1::9\n  transport = remote_smtp\n\
+             begin transports\nremote_smtp:\n  driver = smtp\n  interface = <; 203.0.114.7 ; 2a00:1450::7\n\
+             smarthost:\n  driver = smtp\n  hosts = 127.0.0.1\n\
+             local:\n  driver = appendfile\n  file = /dev/null\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write config");
+    fn no_routes() -> (Vec<std::net::IpAddr>, Option<String>) {
+        (vec!["203.0.114.200".parse().expect("ip")], None)
+    }
+    let mta = Mta::Exim {
+        binary: bin,
+        config: Some(conf),
+    };
+    let cfg = headroom_engine::config::Config::default();
+    let s = Subjects::discover_with(&cfg, Some(&mta), no_routes).await;
+    let want: Vec<std::net::IpAddr> = ["203.0.114.7", "2a00:1450::7"]
+        .iter()
+        .map(|a| a.parse().expect("ip"))
+        .collect();
+    assert_eq!(s.outbound, want, "{s:?}");
+    assert_eq!(s.helo.as_deref(), Some("mail.headroom.test"));
+    assert_eq!(s.domains, ["headroom.test"]);
+}

@@ -136,7 +136,7 @@ fn real_postfix_deferrals_are_classified_and_aggregated_per_destination() {
     for l in log.lines() {
         agg.observe(now, Line::Text(l));
     }
-    let report = agg.report(now, 900.0, &Limits::new());
+    let report = agg.report(now, 900.0, &Limits::new(), None);
     let names: Vec<&str> = report.domains.iter().map(|d| d.name.as_str()).collect();
     for d in ["gmail.test", "grey.test", "ses.test"] {
         assert!(names.contains(&d), "{d} not in {names:?}");

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use headroom_engine::runtime;
-use headroom_engine::sanitize::{for_perfdata, for_terminal};
-use headroom_engine::snapshot::SourceProblem;
+use headroom_engine::sanitize::for_terminal;
+use headroom_engine::snapshot::{ProblemKind, SourceProblem};
 use headroom_engine::tick::Tick;
 
-use crate::output::{item_line, perfdata};
+use crate::output::status_block;
 
 pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
     let config = match crate::load_config(config) {
@@ -37,23 +37,11 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
     } else {
         let _ = (|| -> std::io::Result<()> {
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "HEADROOM {} - {} | {}",
-                assessment.status.as_str().to_uppercase(),
-                // Item details can quote remote text: no `|` may start fake perfdata.
-                for_perfdata(&assessment.summary()),
-                perfdata(
-                    &assessment,
-                    &headroom_engine::assess::domain_items::with_defaults(
-                        &config.thresholds,
-                        &config.tls
-                    )
-                )
-            )?;
-            for i in &assessment.items {
-                writeln!(out, "{}", item_line(i))?;
-            }
+            let thresholds = headroom_engine::assess::domain_items::with_defaults(
+                &config.thresholds,
+                &config.tls,
+            );
+            status_block(&mut out, "HEADROOM", &assessment, &thresholds)?;
             for p in &snapshot.probes {
                 writeln!(
                     out,
@@ -63,12 +51,12 @@ pub async fn run(config: Option<&Path>, json: bool, no_probe: bool) -> u8 {
                 )?;
             }
             for p in &snapshot.problems {
-                writeln!(
-                    out,
-                    "could not read {}: {}",
-                    p.source,
-                    for_terminal(&p.message)
-                )?;
+                let what = match p.kind {
+                    ProblemKind::Failed => "could not read",
+                    // Not a failure: something this host does not have, with the setting.
+                    ProblemKind::Absent => "note:",
+                };
+                writeln!(out, "{what} {}: {}", p.source, for_terminal(&p.message))?;
             }
             out.flush()
         })();

@@ -8,12 +8,13 @@ use std::path::Path;
 
 use headroom_engine::assess::domain_items;
 use headroom_engine::assess::{Assessment, Item, Level, LevelRules, Reading};
-use headroom_engine::domain::{Checker, DomainReading, Finding};
+use headroom_engine::domain::{Checker, DomainReading, Finding, Scope};
 use headroom_engine::item::ItemId;
 use serde_json::json;
 
-use crate::output::{item_line, perfdata};
+use crate::output::status_block;
 use crate::EXIT_UNKNOWN;
+use headroom_engine::sanitize::for_terminal;
 
 pub async fn run(config: Option<&Path>, json: bool) -> u8 {
     let config = match crate::load_config(config) {
@@ -28,7 +29,7 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
         }
     };
     let started = std::time::Instant::now();
-    let reading = checker.run(&config).await;
+    let reading = checker.run(&config, Scope::Asked).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let thresholds = domain_items::with_defaults(&config.thresholds, &config.tls);
     let assessment = assess(&reading, &thresholds, &config.tls);
@@ -44,16 +45,7 @@ pub async fn run(config: Option<&Path>, json: bool) -> u8 {
     } else {
         let _ = (|| -> std::io::Result<()> {
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "DNS {} - {} | {}",
-                assessment.status.as_str().to_uppercase(),
-                assessment.summary(),
-                perfdata(&assessment, &thresholds)
-            )?;
-            for i in &assessment.items {
-                writeln!(out, "{}", item_line(i))?;
-            }
+            status_block(&mut out, "DNS", &assessment, &thresholds)?;
             for f in &reading.findings {
                 writeln!(out, "{}", finding_line(f))?;
             }
@@ -127,7 +119,7 @@ fn finding_line(f: &Finding) -> String {
         "{:<8} {:<16} {}{zone}: {}",
         f.result.as_str().to_uppercase(),
         f.item,
-        f.subject,
-        f.detail
+        for_terminal(&f.subject),
+        for_terminal(&f.detail)
     )
 }

@@ -2,10 +2,34 @@
 //! remote text (a deferral reason, a probe reply), so they pass through
 //! [`headroom_engine::sanitize`] on their way to a terminal or a Nagios line.
 
+use std::io::Write;
+
 use headroom_engine::assess::{describe, Assessment, Item};
 use headroom_engine::config::Thresholds;
 use headroom_engine::item::Unit;
-use headroom_engine::sanitize::for_terminal;
+use headroom_engine::sanitize::{for_perfdata, for_terminal};
+
+/// The Nagios block `check` and `dns` print: `NAME STATUS - summary | perfdata`, then
+/// one line per item. Item details can quote remote text (a deferral, a TXT record):
+/// no `|` of theirs may start fake perfdata.
+pub fn status_block(
+    out: &mut impl Write,
+    name: &str,
+    a: &Assessment,
+    t: &Thresholds,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{name} {} - {} | {}",
+        a.status.as_str().to_uppercase(),
+        for_perfdata(&a.summary()),
+        perfdata(a, t)
+    )?;
+    for i in &a.items {
+        writeln!(out, "{}", item_line(i))?;
+    }
+    Ok(())
+}
 
 /// Nagios perfdata: `id=used[UOM];warn;crit;min;max` for each item with a reading.
 pub fn perfdata(a: &Assessment, t: &Thresholds) -> String {

@@ -240,10 +240,12 @@ impl HistoryConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
     /// Run these checks in the monitor (the app, `watch`, `check`, the agent) every
-    /// `interval_mins`. Off by default: DNSBL operators refuse queries that come
-    /// through large shared resolvers, so the admin names a resolver first (see
-    /// docs/DOMAIN_HEALTH.md). `headroom-cli dns` runs them whatever this says.
-    pub watch: bool,
+    /// `interval_mins`: `true` always, `false` never. Unset (the default): on a mail
+    /// server (an MTA found or named here, or `outbound`/`domains` set), checking what
+    /// it can find out by itself and leaving out with a note what it cannot; not at
+    /// all elsewhere (`domain::scope_of`, docs/DOMAIN_HEALTH.md). `headroom-cli dns`
+    /// runs them whatever this says.
+    pub watch: Option<bool>,
     /// `"system"` (resolv.conf) or `"IP"` / `"IP:PORT"` / `"[IPv6]:PORT"`: every
     /// look-up of the checks goes there.
     pub resolver: String,
@@ -270,7 +272,7 @@ pub const DEFAULT_DNSBL_ZONES: [&str; 3] =
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
-            watch: false,
+            watch: None,
             resolver: "system".into(),
             interval_mins: 15.0,
             outbound: Vec::new(),

@@ -3,7 +3,7 @@
 //! present or store, they never feed back into sources. Hosts do not assemble a
 //! monitor themselves: [`crate::runtime`] builds it from the configuration.
 //!
-//! Long (~480 lines) because the loop, the one-shot reading and the bounded blocking
+//! Long (~650 lines) because the loop, the one-shot reading and the bounded blocking
 //! reads are one idea: how a tick reads its sources without ever waiting on them.
 
 use std::sync::{Arc, Mutex};
@@ -13,16 +13,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assess::{domain_items, Assessor};
 use crate::config::Config;
-use crate::domain::{Checker, DomainReading};
+use crate::domain::{Checker, DomainReading, Scope};
 use crate::history::Recent;
 use crate::host::HostSource;
 use crate::lock::lock;
-use crate::maillog::{MaillogFollowers, SharedAggregator, THROTTLING_WINDOW_S};
+use crate::maillog::{MaillogFollowers, MaillogReport, SharedAggregator, THROTTLING_WINDOW_S};
 use crate::mta::{MtaSample, MtaSource, QueueLister, QueueListing};
 use crate::probe::{Probe, ProbeBook, ProbeNow, ProbeResult, Scheduler, SchedulerHandle};
 use crate::snapshot::{ProblemKind, Snapshot, SourceProblem};
 use crate::tick::{metrics_of, SampleBatch, Sink, Tick};
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock, Ts};
 
 /// What the rest of the program may read while the monitor runs.
 #[derive(Clone, Default)]
@@ -48,6 +48,27 @@ impl MonitorHandle {
 
     pub fn latest(&self) -> Option<Tick> {
         lock(&self.latest).clone()
+    }
+
+    /// The destinations panel over the last `window_s` before `now` (`None` without a
+    /// mail log): explanations cite the limits read at the latest tick, and causes are
+    /// judged against its round of the domain checks.
+    pub fn destinations(&self, now: Ts, window_s: f64) -> Option<MaillogReport> {
+        let agg = self.maillog.as_ref()?;
+        // Copied out, so the tick lock is never held while the aggregator's is taken.
+        let (limits, domain) = {
+            let latest = lock(&self.latest);
+            let snapshot = latest.as_ref().map(|t| &t.snapshot);
+            (
+                snapshot
+                    .and_then(|s| s.mta.as_ref())
+                    .map(|m| m.known_limits())
+                    .unwrap_or_default(),
+                snapshot.and_then(|s| s.domain.clone()),
+            )
+        };
+        let report = lock(agg).report(now, window_s, &limits, domain.as_ref());
+        Some(report)
     }
 
     /// "Probe now": every target probes at once unless it is probing already or just
@@ -109,11 +130,20 @@ pub struct Monitor {
 /// latest round riding in every snapshot.
 struct DomainWatch {
     checker: Result<Arc<Checker>, String>,
+    scope: Scope,
     latest: Arc<Mutex<Option<DomainReading>>>,
 }
 
-/// How long a one-shot check waits for a round of the domain checks.
-const DOMAIN_ONCE_BUDGET: Duration = Duration::from_secs(30);
+/// How long a one-shot check waits for a round of the domain checks: asked for
+/// (`[dns] watch = true`), long enough for a slow resolver; by default, short enough
+/// for a Nagios plugin's 10 s timeout — the monitor and `headroom-cli dns` run the
+/// checks in full.
+fn domain_once_budget(scope: Scope) -> Duration {
+    match scope {
+        Scope::Asked => Duration::from_secs(30),
+        Scope::Default => Duration::from_secs(5),
+    }
+}
 
 /// The mail server source and its background queue listing.
 struct MtaReader {
@@ -174,11 +204,12 @@ impl Monitor {
         }
     }
 
-    /// Runs the domain checks with this checker (or reports why there is none, every
-    /// tick, so the domain items are unknown with the reason).
-    pub fn with_domain(mut self, checker: Result<Checker, String>) -> Self {
+    /// Runs the domain checks with this checker in this scope (or reports why there is
+    /// no checker, every tick, so the domain items are unknown with the reason).
+    pub fn with_domain(mut self, checker: Result<Checker, String>, scope: Scope) -> Self {
         self.domain = Some(DomainWatch {
             checker: checker.map(Arc::new),
+            scope,
             latest: Arc::default(),
         });
         self
@@ -249,11 +280,13 @@ impl Monitor {
         }
         if let Some(DomainWatch {
             checker: Ok(checker),
+            scope,
             latest,
         }) = &self.domain
         {
             tokio::spawn(watch_domain(
                 checker.clone(),
+                *scope,
                 latest.clone(),
                 self.config.clone(),
                 cancel.clone(),
@@ -317,19 +350,29 @@ impl Monitor {
         }
         if let Some(DomainWatch {
             checker: Ok(checker),
+            scope,
             latest,
         }) = &self.domain
         {
-            let round = tokio::time::timeout(DOMAIN_ONCE_BUDGET, checker.run(&self.config)).await;
-            match round {
-                Ok(r) => *lock(latest) = Some(r),
-                Err(_) => snapshot.problems.push(problem(
+            let budget = domain_once_budget(*scope);
+            let round = tokio::time::timeout(budget, checker.run(&self.config, *scope)).await;
+            match (round, scope) {
+                (Ok(r), _) => *lock(latest) = Some(r),
+                (Err(_), Scope::Asked) => snapshot.problems.push(problem(
                     "domain",
                     format!(
                         "the domain checks took longer than {} s",
-                        DOMAIN_ONCE_BUDGET.as_secs()
+                        budget.as_secs()
                     ),
                 )),
+                (Err(_), Scope::Default) => snapshot.problems.push(SourceProblem {
+                    source: DOMAIN_NOTES.into(),
+                    message: format!(
+                        "the domain checks did not finish within {} s (a slow or unreachable resolver?); `headroom-cli dns` runs them in full, and the monitor keeps running them",
+                        budget.as_secs()
+                    ),
+                    kind: ProblemKind::Absent,
+                }),
             }
         }
         self.domain_into(&mut snapshot);
@@ -430,13 +473,23 @@ impl Monitor {
         }
     }
 
-    /// The latest domain round into the snapshot, or why there is none.
+    /// The latest domain round into the snapshot (its notes as notes), or why there is
+    /// none.
     fn domain_into(&self, snapshot: &mut Snapshot) {
         match &self.domain {
             Some(DomainWatch {
                 checker: Ok(_),
                 latest,
-            }) => snapshot.domain = lock(latest).clone(),
+                ..
+            }) => {
+                snapshot.domain = lock(latest).clone();
+                let notes = snapshot.domain.iter().flat_map(|d| &d.notes);
+                snapshot.problems.extend(notes.map(|message| SourceProblem {
+                    source: DOMAIN_NOTES.into(),
+                    message: message.clone(),
+                    kind: ProblemKind::Absent,
+                }));
+            }
             Some(DomainWatch {
                 checker: Err(why), ..
             }) => snapshot.problems.push(problem("domain", why.clone())),
@@ -534,9 +587,14 @@ impl Monitor {
     }
 }
 
+/// The source name of the domain checks' notes: not the items' source ("domain"),
+/// whose problems turn the items unknown; a note says what is not checked and why.
+const DOMAIN_NOTES: &str = "domain checks";
+
 /// One round of the domain checks now and every `[dns] interval_mins`, until cancelled.
 async fn watch_domain(
     checker: Arc<Checker>,
+    scope: Scope,
     latest: Arc<Mutex<Option<DomainReading>>>,
     config: Config,
     cancel: CancellationToken,
@@ -546,7 +604,7 @@ async fn watch_domain(
     loop {
         let round = tokio::select! {
             _ = cancel.cancelled() => return,
-            r = checker.run(&config) => r,
+            r = checker.run(&config, scope) => r,
         };
         *lock(&latest) = Some(round);
         tokio::select! {

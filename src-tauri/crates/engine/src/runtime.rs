@@ -54,8 +54,9 @@ pub fn build(config: &Config, options: Options) -> Engine {
     if has_mta || !config.maillogs.is_empty() {
         monitor = monitor.with_maillog(config.maillogs.clone());
     }
-    if config.dns.watch {
-        monitor = monitor.with_domain(crate::domain::Checker::new(&config.dns));
+    // On a mail server by default, as `[dns] watch` says otherwise.
+    if let Some(scope) = crate::domain::scope_of(&config.dns, has_mta) {
+        monitor = monitor.with_domain(crate::domain::Checker::new(&config.dns), scope);
     }
     let history = if options.history {
         let history = History::open(&config.history);

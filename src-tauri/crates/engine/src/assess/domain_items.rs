@@ -221,6 +221,7 @@ mod tests {
             certs,
             checked,
             queries: 0,
+            notes: Vec::new(),
         }
     }
 

@@ -211,7 +211,7 @@ impl Assessor {
         inputs.extend(probe_items::items(snap, t));
         // With no delivery attempts in the window there is nothing to be throttled.
         if let Some(r) = snap.throttling.as_ref().filter(|r| r.attempts > 0) {
-            inputs.push(maillog_items::item(r));
+            inputs.push(maillog_items::item(r, snap.domain.as_ref()));
         }
         // The snapshot's time, not the round's: the certificate's time left shrinks
         // every tick, and its forecast is the exact deadline.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
@@ -16,6 +16,7 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::TokioResolver;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::config::ResolverAddr;
@@ -240,11 +241,17 @@ fn txt_text(parts: &[Box<[u8]>]) -> String {
 const MAX_KEEP_S: u32 = 24 * 3600;
 const MAX_ENTRIES: usize = 4096;
 
-/// A [`Dns`] that keeps each answer for its TTL (a failure is never kept) and counts
-/// the queries that went to the resolver.
+type Key = (String, QType);
+
+/// A [`Dns`] that keeps each answer for its TTL (a failure is never kept), asks only
+/// once for a name that several checks want at the same time (the MX hosts are
+/// wanted by the MX check and by SPF's `mx`), and counts the queries that went to the
+/// resolver.
 pub struct Cached<D> {
     inner: D,
-    entries: Mutex<HashMap<(String, QType), (Response, Instant)>>,
+    entries: Mutex<HashMap<Key, (Response, Instant)>>,
+    /// Look-ups under way; the others that want the same answer wait for it.
+    inflight: Mutex<HashMap<Key, Arc<OnceCell<Response>>>>,
     sent: AtomicU64,
 }
 
@@ -253,7 +260,30 @@ impl<D: Dns> Cached<D> {
         Cached {
             inner,
             entries: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             sent: AtomicU64::new(0),
+        }
+    }
+
+    /// The look-up of `key` under way, or a new one. A finished one still in the
+    /// table (its askers gave up before removing it) is stale: its answer is in
+    /// `entries`, or it failed and must be asked again.
+    fn inflight_cell(&self, key: &Key) -> Arc<OnceCell<Response>> {
+        let Ok(mut inflight) = self.inflight.lock() else {
+            return Arc::default();
+        };
+        let cell = inflight.entry(key.clone()).or_default();
+        if cell.initialized() {
+            *cell = Arc::default();
+        }
+        cell.clone()
+    }
+
+    fn done(&self, key: &Key, cell: &Arc<OnceCell<Response>>) {
+        if let Ok(mut inflight) = self.inflight.lock() {
+            if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+                inflight.remove(key);
+            }
         }
     }
 
@@ -293,9 +323,17 @@ impl<D: Dns> Dns for Cached<D> {
         if let Some(r) = self.lookup_cached(&key) {
             return r;
         }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let resp = self.inner.query(&key.0, qtype).await;
-        self.keep(key, &resp);
+        let cell = self.inflight_cell(&key);
+        let resp = cell
+            .get_or_init(|| async {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                let resp = self.inner.query(&key.0, qtype).await;
+                self.keep(key.clone(), &resp);
+                resp
+            })
+            .await
+            .clone();
+        self.done(&key, &cell);
         resp
     }
 }
@@ -437,5 +475,34 @@ mod tests {
         dns.query("a.example", QType::A).await;
         dns.query("a.example", QType::A).await;
         assert_eq!(dns.queries_sent(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_asked_for_by_several_checks_at_once_is_queried_once() {
+        /// Answers after a second, counting what it was asked.
+        struct Slow(AtomicU64);
+        impl Dns for Slow {
+            async fn query(&self, _: &str, _: QType) -> Response {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Response {
+                    answer: Answer::Failed("timed out".into()),
+                    ttl: 0,
+                }
+            }
+        }
+        let dns = Cached::new(Slow(AtomicU64::new(0)));
+        let (a, b, c) = tokio::join!(
+            dns.query("mx.example.org", QType::A),
+            dns.query("MX.example.org.", QType::A),
+            dns.query("mx.example.org", QType::Aaaa),
+        );
+        assert_eq!(a, b);
+        assert!(matches!(c.answer, Answer::Failed(_)));
+        assert_eq!(dns.queries_sent(), 2);
+        assert_eq!(dns.inner.0.load(Ordering::Relaxed), 2);
+        // Finished: a failure is asked again next time, not served from the table.
+        dns.query("mx.example.org", QType::A).await;
+        assert_eq!(dns.queries_sent(), 3);
     }
 }

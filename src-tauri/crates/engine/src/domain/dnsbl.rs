@@ -48,8 +48,8 @@ pub fn classify(ips: &[Ipv4Addr]) -> (Verdict, String) {
     if let Some(code) = ips.iter().find(|ip| is_error_code(**ip)) {
         let why = match code.octets()[3] {
             252 => "the zone name is mistyped or not a Spamhaus zone (127.255.255.252): check the [dns] dnsbl list",
-            254 => "the list refuses queries from this resolver (127.255.255.254): public and open resolvers (8.8.8.8, 1.1.1.1, 9.9.9.9, many ISPs') are not allowed; use a local recursive resolver (unbound) or a Spamhaus DQS key",
-            255 => "the list rate-limits this resolver (127.255.255.255): too many queries come through it; use a local recursive resolver or a Spamhaus DQS key",
+            254 => "the list refuses queries from this resolver (127.255.255.254): public and open resolvers (8.8.8.8, 1.1.1.1, 9.9.9.9, many ISPs') are not allowed; run a recursive resolver of your own (unbound) and name it in [dns] resolver, or use a Spamhaus DQS key",
+            255 => "the list rate-limits this resolver (127.255.255.255): too many queries come through it; run a recursive resolver of your own (unbound) and name it in [dns] resolver, or use a Spamhaus DQS key",
             _ => "the list answered with an error code in 127.255.255.0/24, which is about the query, not about the address",
         };
         return (Verdict::Unknown, format!("{why}; not a listing"));
@@ -105,67 +105,105 @@ fn a_records(recs: &[Rec]) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// One finding per (address, zone).
+/// One finding per (address, zone), zone by zone. Every zone and address is asked
+/// side by side.
 pub async fn check<D: Dns>(dns: &D, addrs: &[IpAddr], zones: &[Zone]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for zone in zones {
-        let qz = match &zone.query_zone {
-            Ok(z) => Ok(z.clone()),
-            Err(why) => Err(why.clone()),
+    let per_zone = zones.iter().map(|zone| async move {
+        // `None`: the zone cannot be asked at all (no DQS key, a public resolver).
+        let (works, answers): (Result<(), String>, Vec<Option<Looked>>) = match &zone.query_zone {
+            Ok(qz) => {
+                tokio::join!(
+                    zone_works(dns, qz),
+                    futures_util::future::join_all(
+                        addrs
+                            .iter()
+                            .map(|a| async move { Some(look_up(dns, *a, qz).await) })
+                    )
+                )
+            }
+            Err(why) => (Err(why.clone()), addrs.iter().map(|_| None).collect()),
         };
-        let works = match &qz {
-            Ok(z) => zone_works(dns, z).await,
-            Err(why) => Err(why.clone()),
-        };
-        for addr in addrs {
-            let finding = |result: Verdict, answer: Option<String>, detail: String| Finding {
-                item: ItemId::Dnsbl,
-                subject: addr.to_string(),
-                zone: Some(zone.name.clone()),
-                result,
-                answer,
-                detail,
-            };
-            let Ok(qz) = &qz else {
-                out.push(finding(
-                    Verdict::Unknown,
-                    None,
-                    works.clone().err().unwrap_or_default(),
-                ));
-                continue;
-            };
-            let name = format!("{}.{qz}", reversed(*addr));
-            let r = dns.query(&name, QType::A).await;
-            out.push(match r.answer {
-                Answer::NxDomain | Answer::NoData => match &works {
-                    Ok(()) => finding(Verdict::Ok, None, "not listed".into()),
-                    Err(why) => finding(Verdict::Unknown, None, why.clone()),
-                },
-                Answer::Failed(why) => {
-                    finding(Verdict::Unknown, None, format!("look-up failed: {why}"))
-                }
-                Answer::Records(recs) => {
-                    let ips = a_records(&recs);
-                    let shown = ips
-                        .iter()
-                        .map(Ipv4Addr::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let (verdict, mut detail) = classify(&ips);
-                    if verdict == Verdict::Listed {
-                        // The list's own words (a reason, a lookup URL); one more query,
-                        // and only for a listing.
-                        let txt = dns.query(&name, QType::Txt).await;
-                        if let Some(t) = txt.answer.txts().first() {
-                            detail.push_str(&format!(": {}", clean(t, 300)));
-                        }
+        addrs
+            .iter()
+            .zip(answers)
+            .map(|(addr, answer)| {
+                let finding = |result: Verdict, answer: Option<String>, detail: String| Finding {
+                    item: ItemId::Dnsbl,
+                    subject: addr.to_string(),
+                    zone: Some(zone.name.clone()),
+                    result,
+                    answer,
+                    detail,
+                };
+                match answer {
+                    None => finding(
+                        Verdict::Unknown,
+                        None,
+                        works.clone().err().unwrap_or_default(),
+                    ),
+                    Some(Looked::NotListed) => match &works {
+                        Ok(()) => finding(Verdict::Ok, None, "not listed".into()),
+                        Err(why) => finding(Verdict::Unknown, None, why.clone()),
+                    },
+                    Some(Looked::Failed(why)) => {
+                        finding(Verdict::Unknown, None, format!("look-up failed: {why}"))
                     }
-                    finding(verdict, Some(shown), detail)
+                    Some(Looked::Answered {
+                        verdict,
+                        shown,
+                        detail,
+                    }) => finding(verdict, Some(shown), detail),
                 }
-            });
+            })
+            .collect::<Vec<_>>()
+    });
+    futures_util::future::join_all(per_zone)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// What one address's look-up in one zone gave.
+enum Looked {
+    NotListed,
+    Failed(String),
+    Answered {
+        verdict: Verdict,
+        shown: String,
+        detail: String,
+    },
+}
+
+async fn look_up<D: Dns>(dns: &D, addr: IpAddr, query_zone: &str) -> Looked {
+    let name = format!("{}.{query_zone}", reversed(addr));
+    let r = dns.query(&name, QType::A).await;
+    match r.answer {
+        Answer::NxDomain | Answer::NoData => Looked::NotListed,
+        Answer::Failed(why) => Looked::Failed(why),
+        Answer::Records(recs) => {
+            let ips = a_records(&recs);
+            let shown = ips
+                .iter()
+                .map(Ipv4Addr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (verdict, mut detail) = classify(&ips);
+            if verdict == Verdict::Listed {
+                // The list's own words (a reason, a lookup URL); one more query, and
+                // only for a listing.
+                let txt = dns.query(&name, QType::Txt).await;
+                if let Some(t) = txt.answer.txts().first() {
+                    detail.push_str(&format!(": {}", clean(t, 300)));
+                }
+            }
+            Looked::Answered {
+                verdict,
+                shown,
+                detail,
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]

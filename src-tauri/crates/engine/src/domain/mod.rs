@@ -10,6 +10,7 @@
 //! hickory-resolver (the system's resolvers or `[dns] resolver`), answers are kept for
 //! their TTL, and no look-up that failed is ever reported as a problem found.
 
+pub mod cause;
 pub mod disk;
 pub mod dmarc;
 pub mod dns;
@@ -18,9 +19,11 @@ pub mod local;
 pub mod mail;
 pub mod mta_sts;
 pub mod rdns;
+pub mod resolvers;
 pub mod spf;
 pub mod tls;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +37,8 @@ pub use local::Subjects;
 pub use tls::ServedCert;
 
 /// What a look gave (the `result` of `dns --json`, DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Looked at and fine (for dnsbl: not listed).
@@ -85,6 +89,35 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// Why the checks run: because the admin asked, or by default on a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `[dns] watch = true` and `headroom-cli dns`: every check, and one that has
+    /// nothing to look at (no outbound address, no sending domain) is unknown with
+    /// the reason and the setting.
+    Asked,
+    /// `[dns] watch` unset, on a mail server: the checks it can find subjects for by
+    /// itself; one without is left out and its reason becomes a note, so a host
+    /// behind NAT or without a public domain is not "unknown" for what nobody set.
+    Default,
+}
+
+/// Whether the monitor runs the domain checks for `dns`, and why: `watch = true`
+/// asks for them, `watch = false` turns them off, and unset they run by default
+/// where this host is a mail server (`mta_here`: an MTA was found or named) or where
+/// `[dns] outbound` or `domains` say what to check. Elsewhere (a workstation that
+/// watches remote servers) they do not run.
+pub fn scope_of(dns: &crate::config::DnsConfig, mta_here: bool) -> Option<Scope> {
+    match dns.watch {
+        Some(true) => Some(Scope::Asked),
+        Some(false) => None,
+        None if mta_here || !dns.outbound.is_empty() || !dns.domains.is_empty() => {
+            Some(Scope::Default)
+        }
+        None => None,
+    }
+}
+
 /// One round of the domain checks (serializable, so it can ride in a `Snapshot`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainReading {
@@ -97,6 +130,10 @@ pub struct DomainReading {
     /// DNS queries sent to the resolver during the round (answers kept from earlier
     /// rounds are not queries).
     pub queries: u64,
+    /// Checks left out in [`Scope::Default`] for lack of a subject, with the setting
+    /// that would give them one: said as notes, not as unknown items.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Keyring account of the Spamhaus Data Query Service key (service `headroom`).
@@ -106,6 +143,19 @@ const KEYRING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs the domain checks; keeps the resolver and its answers between rounds.
 pub struct Checker {
     dns: Cached<HickoryDns>,
+    /// The public resolver the queries would go through, named ("the system
+    /// resolver 8.8.8.8 (Google Public DNS)"): Spamhaus is not asked through it.
+    public_resolver: Option<String>,
+}
+
+/// What a round needs to know besides the configuration and its subjects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundOptions {
+    pub scope: Scope,
+    /// See [`Checker`]: zones that refuse public resolvers are not asked through it.
+    pub public_resolver: Option<String>,
+    /// The Spamhaus DQS key (or why there is none), when a DQS zone is configured.
+    pub dqs_key: Option<Result<String, String>>,
 }
 
 impl Checker {
@@ -114,19 +164,25 @@ impl Checker {
         let addr = cfg.resolver_addr()?;
         Ok(Checker {
             dns: Cached::new(HickoryDns::new(addr)?),
+            public_resolver: resolvers::public_resolver(addr),
         })
     }
 
     /// One round: every check, with what the configuration and the MTA say to check.
-    pub async fn run(&self, cfg: &Config) -> DomainReading {
+    pub async fn run(&self, cfg: &Config, scope: Scope) -> DomainReading {
         let subjects = Subjects::discover(cfg).await;
         let dqs_key = if cfg.dns.dnsbl.iter().any(|z| dnsbl::is_dqs(z)) {
             Some(dqs_key().await)
         } else {
             None
         };
+        let options = RoundOptions {
+            scope,
+            public_resolver: self.public_resolver.clone(),
+            dqs_key,
+        };
         let before = self.dns.queries_sent();
-        let mut reading = check_all(&self.dns, cfg, &subjects, dqs_key, mail_fetch).await;
+        let mut reading = check_all(&self.dns, cfg, &subjects, &options, mail_fetch).await;
         reading.queries = self.dns.queries_sent() - before;
         reading
     }
@@ -165,15 +221,22 @@ async fn dqs_key() -> Result<String, String> {
     }
 }
 
+/// Zones whose operator refuses queries through public resolvers (and says so with
+/// 127.255.255.254): Spamhaus' public mirrors. Its DQS zones work through any.
+fn refuses_public_resolvers(zone: &str) -> bool {
+    zone == "spamhaus.org" || zone.ends_with(".spamhaus.org")
+}
+
 /// Every check against `dns`, for `subjects`. The four run side by side.
 pub async fn check_all<D: Dns>(
     dns: &D,
     cfg: &Config,
     subjects: &Subjects,
-    dqs_key: Option<Result<String, String>>,
+    options: &RoundOptions,
     fetch: mail::PolicyFetch,
 ) -> DomainReading {
     let now = crate::time::unix_now();
+    let asked = options.scope == Scope::Asked;
     let zones: Vec<dnsbl::Zone> = cfg
         .dns
         .dnsbl
@@ -182,11 +245,22 @@ pub async fn check_all<D: Dns>(
             let z = z.trim_end_matches('.').to_ascii_lowercase();
             if dnsbl::is_dqs(&z) {
                 dnsbl::Zone {
-                    query_zone: match &dqs_key {
+                    query_zone: match &options.dqs_key {
                         Some(Ok(k)) => Ok(format!("{k}.{z}")),
                         Some(Err(why)) => Err(why.clone()),
                         None => Err("no Spamhaus DQS key".into()),
                     },
+                    name: z,
+                }
+            } else if let Some(public) = options
+                .public_resolver
+                .as_ref()
+                .filter(|_| refuses_public_resolvers(&z))
+            {
+                dnsbl::Zone {
+                    query_zone: Err(format!(
+                        "not asked: {public} is a public resolver, and Spamhaus refuses queries through one (it would answer 127.255.255.254, which is not a listing); run a recursive resolver of your own (unbound) and name it in [dns] resolver, or use a Spamhaus DQS key"
+                    )),
                     name: z,
                 }
             } else {
@@ -200,10 +274,7 @@ pub async fn check_all<D: Dns>(
         zone: None,
         result: Verdict::Unknown,
         answer: None,
-        detail: subjects
-            .outbound_note
-            .clone()
-            .unwrap_or_else(|| "no outbound address: set [dns] outbound".into()),
+        detail: outbound_why(subjects),
     };
     let helo = subjects.helo.as_deref();
     let tls_targets: Vec<_> = cfg
@@ -212,38 +283,59 @@ pub async fn check_all<D: Dns>(
         .filter(|p| p.tls != TlsMode::None)
         .collect();
     let mta = local::Mta::from_config(&cfg.mta);
+    // Left out by default, unknown when asked for.
+    let has_outbound = asked || !subjects.outbound.is_empty();
+    let has_domains = asked || !subjects.domains.is_empty();
 
     let dnsbl_fut = async {
-        if zones.is_empty() {
+        if zones.is_empty() || !has_outbound {
             None
         } else if subjects.outbound.is_empty() {
             Some(vec![no_outbound(ItemId::Dnsbl)])
         } else {
-            Some(dnsbl::check(dns, &subjects.outbound, &zones).await)
+            // A private or local address is never looked up: no list has it.
+            let (private, public): (Vec<IpAddr>, Vec<IpAddr>) = subjects
+                .outbound
+                .iter()
+                .partition(|ip| local::is_private_or_local(**ip));
+            let mut found: Vec<Finding> = private
+                .iter()
+                .map(|ip| Finding {
+                    item: ItemId::Dnsbl,
+                    subject: ip.to_string(),
+                    zone: None,
+                    result: Verdict::Unknown,
+                    answer: None,
+                    detail: "a private or local address: no blocklist lists it, so it is not looked up; set [dns] outbound to the public address receivers see".into(),
+                })
+                .collect();
+            found.extend(dnsbl::check(dns, &public, &zones).await);
+            Some(found)
         }
     };
     let rdns_fut = async {
-        if subjects.outbound.is_empty() {
-            vec![no_outbound(ItemId::ReverseDns)]
+        if !has_outbound {
+            None
+        } else if subjects.outbound.is_empty() {
+            Some(vec![no_outbound(ItemId::ReverseDns)])
         } else {
-            rdns::check(dns, &subjects.outbound, helo).await
+            Some(rdns::check(dns, &subjects.outbound, helo).await)
         }
     };
     let mail_fut = async {
-        if subjects.domains.is_empty() {
-            vec![Finding {
+        if !has_domains {
+            None
+        } else if subjects.domains.is_empty() {
+            Some(vec![Finding {
                 item: ItemId::MailDns,
                 subject: "domains".into(),
                 zone: None,
                 result: Verdict::Unknown,
                 answer: None,
-                detail: subjects
-                    .domains_note
-                    .clone()
-                    .unwrap_or_else(|| "no sending domain: set [dns] domains".into()),
-            }]
+                detail: domains_why(subjects),
+            }])
         } else {
-            mail::check(dns, &subjects.domains, fetch).await
+            Some(mail::check(dns, &subjects.domains, fetch).await)
         }
     };
     let tls_fut = async {
@@ -266,15 +358,41 @@ pub async fn check_all<D: Dns>(
         reading.findings.extend(c.findings);
         reading.certs.extend(c.cert);
     }
-    if let Some(bl) = bl {
-        reading.checked.push(ItemId::Dnsbl);
-        reading.findings.extend(bl);
+    for (item, findings) in [
+        (ItemId::Dnsbl, bl),
+        (ItemId::ReverseDns, rd),
+        (ItemId::MailDns, md),
+    ] {
+        if let Some(f) = findings {
+            reading.checked.push(item);
+            reading.findings.extend(f);
+        }
     }
-    reading.checked.push(ItemId::ReverseDns);
-    reading.findings.extend(rd);
-    reading.checked.push(ItemId::MailDns);
-    reading.findings.extend(md);
+    if !has_outbound {
+        reading.notes.push(format!(
+            "dnsbl and reverse_dns are not checked: {}",
+            outbound_why(subjects)
+        ));
+    }
+    if !has_domains {
+        reading.notes.push(format!(
+            "mail_dns is not checked: {}",
+            domains_why(subjects)
+        ));
+    }
     reading
+}
+
+fn outbound_why(s: &Subjects) -> String {
+    s.outbound_note
+        .clone()
+        .unwrap_or_else(|| "no outbound address: set [dns] outbound".into())
+}
+
+fn domains_why(s: &Subjects) -> String {
+    s.domains_note
+        .clone()
+        .unwrap_or_else(|| "no sending domain: set [dns] domains".into())
 }
 
 /// Remote text made safe to show: control characters dropped, length bounded.
@@ -328,6 +446,7 @@ mod tests {
             }],
             checked: vec![ItemId::TlsCertExpiry],
             queries: 3,
+            notes: vec!["mail_dns is not checked: no sending domain".into()],
         };
         let back: DomainReading =
             serde_json::from_str(&serde_json::to_string(&r).expect("json")).expect("parse");
@@ -340,6 +459,18 @@ mod tests {
         assert_eq!(clean("abcdef", 3), "abc…");
     }
 
+    fn asked() -> RoundOptions {
+        RoundOptions {
+            scope: Scope::Asked,
+            public_resolver: None,
+            dqs_key: None,
+        }
+    }
+
+    fn no_fetch(_: &str) -> Result<String, mta_sts::FetchError> {
+        Err(mta_sts::FetchError::Unreachable("none".into()))
+    }
+
     #[tokio::test]
     async fn without_outbound_addresses_or_domains_the_items_are_unknown_with_the_reason() {
         let mut cfg = Config::default();
@@ -348,10 +479,7 @@ mod tests {
             outbound_note: Some("mail leaves from 10.0.0.5, which is not a public address".into()),
             ..Subjects::default()
         };
-        let r = check_all(&FakeDns::default(), &cfg, &subjects, None, |_| {
-            Err(mta_sts::FetchError::Unreachable("none".into()))
-        })
-        .await;
+        let r = check_all(&FakeDns::default(), &cfg, &subjects, &asked(), no_fetch).await;
         assert_eq!(
             r.checked,
             [ItemId::Dnsbl, ItemId::ReverseDns, ItemId::MailDns]
@@ -370,11 +498,133 @@ mod tests {
             outbound: vec!["192.0.2.7".parse().expect("ip")],
             ..Subjects::default()
         };
-        let r = check_all(&FakeDns::default(), &cfg, &subjects, None, |_| {
-            Err(mta_sts::FetchError::Unreachable("none".into()))
-        })
-        .await;
+        let r = check_all(&FakeDns::default(), &cfg, &subjects, &asked(), no_fetch).await;
         assert!(!r.checked.contains(&ItemId::Dnsbl));
         assert!(r.findings.iter().all(|f| f.item != ItemId::Dnsbl));
+    }
+
+    #[tokio::test]
+    async fn by_default_a_check_without_a_subject_is_left_out_with_a_note() {
+        let mut cfg = Config::default();
+        cfg.probes.clear();
+        let subjects = Subjects {
+            outbound_note: Some("mail leaves from 10.0.0.5, which is not a public address".into()),
+            domains_note: Some("no sending domain: set [dns] domains".into()),
+            ..Subjects::default()
+        };
+        let options = RoundOptions {
+            scope: Scope::Default,
+            ..asked()
+        };
+        let dns = FakeDns::default();
+        let r = check_all(&dns, &cfg, &subjects, &options, no_fetch).await;
+        assert!(r.checked.is_empty(), "{r:?}");
+        assert!(r.findings.is_empty());
+        assert_eq!(r.notes.len(), 2);
+        assert!(
+            r.notes[0]
+                .starts_with("dnsbl and reverse_dns are not checked: mail leaves from 10.0.0.5"),
+            "{:?}",
+            r.notes
+        );
+        assert!(r.notes[1].contains("[dns] domains"), "{:?}", r.notes);
+        assert!(dns.asked.lock().expect("lock").is_empty(), "nothing to ask");
+    }
+
+    #[tokio::test]
+    async fn a_private_address_is_never_looked_up_in_a_blocklist() {
+        let mut cfg = Config::default();
+        cfg.probes.clear();
+        cfg.dns.dnsbl = vec!["bl.example".into()];
+        let subjects = Subjects {
+            outbound: vec![
+                "10.0.0.5".parse().expect("ip"),
+                "192.0.2.7".parse().expect("ip"),
+            ],
+            domains: vec![],
+            ..Subjects::default()
+        };
+        let dns = FakeDns::default().a("2.0.0.127.bl.example", &["127.0.0.2"]);
+        let r = check_all(&dns, &cfg, &subjects, &asked(), no_fetch).await;
+        let bl: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.item == ItemId::Dnsbl)
+            .collect();
+        assert_eq!(bl.len(), 2);
+        assert_eq!(
+            (bl[0].subject.as_str(), bl[0].result),
+            ("10.0.0.5", Verdict::Unknown)
+        );
+        assert!(bl[0].detail.contains("not looked up"), "{}", bl[0].detail);
+        assert_eq!(
+            (bl[1].subject.as_str(), bl[1].result),
+            ("192.0.2.7", Verdict::Ok)
+        );
+        assert_eq!(dns.count("5.0.0.10.bl.example"), 0);
+        assert_eq!(dns.count("7.2.0.192.bl.example"), 1);
+    }
+
+    #[tokio::test]
+    async fn spamhaus_is_not_asked_through_a_public_resolver_and_says_what_to_do() {
+        let mut cfg = Config::default();
+        cfg.probes.clear();
+        let subjects = Subjects {
+            outbound: vec!["203.0.114.7".parse().expect("ip")],
+            ..Subjects::default()
+        };
+        let options = RoundOptions {
+            scope: Scope::Default,
+            public_resolver: Some("the system resolver 8.8.8.8 (Google Public DNS)".into()),
+            dqs_key: None,
+        };
+        let dns = FakeDns::default()
+            .a("2.0.0.127.bl.spamcop.net", &["127.0.0.2"])
+            .a("2.0.0.127.psbl.surriel.com", &["127.0.0.2"]);
+        let r = check_all(&dns, &cfg, &subjects, &options, no_fetch).await;
+        let zen = r
+            .findings
+            .iter()
+            .find(|f| f.zone.as_deref() == Some("zen.spamhaus.org"))
+            .expect("a zen finding");
+        assert_eq!(zen.result, Verdict::Unknown);
+        assert!(
+            zen.detail
+                .contains("8.8.8.8 (Google Public DNS) is a public resolver"),
+            "{}",
+            zen.detail
+        );
+        assert!(zen.detail.contains("[dns] resolver"), "{}", zen.detail);
+        assert!(
+            dns.asked
+                .lock()
+                .expect("lock")
+                .iter()
+                .all(|(n, _)| !n.ends_with("spamhaus.org")),
+            "Spamhaus was asked through a public resolver"
+        );
+        // The other lists are asked, and clean: the item is unknown for Spamhaus, never
+        // "listed" and never 0.
+        let items = crate::assess::domain_items::items(&r, r.ts, &cfg.tls);
+        let dnsbl = items
+            .iter()
+            .find(|i| i.id == ItemId::Dnsbl)
+            .expect("dnsbl item");
+        assert_eq!(dnsbl.used, None);
+        assert!(dnsbl.detail.contains("[dns] resolver"), "{}", dnsbl.detail);
+    }
+
+    #[test]
+    fn the_checks_run_on_a_mail_server_by_default_and_as_the_setting_says() {
+        let mut d = crate::config::DnsConfig::default();
+        assert_eq!(d.watch, None);
+        assert_eq!(scope_of(&d, true), Some(Scope::Default));
+        assert_eq!(scope_of(&d, false), None);
+        d.domains = vec!["example.org".into()];
+        assert_eq!(scope_of(&d, false), Some(Scope::Default));
+        d.watch = Some(false);
+        assert_eq!(scope_of(&d, true), None);
+        d.watch = Some(true);
+        assert_eq!(scope_of(&d, false), Some(Scope::Asked));
     }
 }

@@ -14,11 +14,7 @@ use crate::item::ItemId;
 const MAX_PTRS: usize = 5;
 
 pub async fn check<D: Dns>(dns: &D, addrs: &[IpAddr], helo: Option<&str>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for addr in addrs {
-        out.push(check_one(dns, *addr, helo).await);
-    }
-    out
+    futures_util::future::join_all(addrs.iter().map(|a| check_one(dns, *a, helo))).await
 }
 
 async fn check_one<D: Dns>(dns: &D, addr: IpAddr, helo: Option<&str>) -> Finding {

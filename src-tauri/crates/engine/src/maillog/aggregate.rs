@@ -1,16 +1,18 @@
 //! Who is deferring our mail: failures and deliveries counted per destination domain
 //! and per relay in one-minute buckets over the last hour, the latest example reply
-//! with its explanation, and the `remote_throttling` headroom input.
+//! with its explanation, the failures whose replies point at a domain item (reverse
+//! DNS, a blocklist, SPF/DMARC: [`crate::domain::cause`]), and the `remote_throttling`
+//! headroom input.
 //!
 //! Memory is bounded: buckets older than an hour are dropped, at most
 //! [`MAX_DESTINATIONS`] domains and relays are kept (the least recently seen go first),
 //! names are cut to [`MAX_NAME_BYTES`] and example replies to
 //! [`crate::sanitize::STORED_TEXT_MAX_BYTES`]. A destination then costs at most about
-//! 6.5 KiB (an hour of one-minute buckets, 3.5 KiB, is most of it), so one source's
+//! 6.9 KiB (an hour of one-minute buckets, 3.75 KiB, is most of it), so one source's
 //! aggregator stays under [`MAX_MEMORY_BYTES`] (80 MiB) whatever the log says; without
 //! the cuts, 10,000 examples of 32 KiB lines alone would be 320 MiB.
 //!
-//! Long (~480 lines): per-destination buckets, the memory bounds and the report read
+//! Long (~610 lines): per-destination buckets, the memory bounds and the report read
 //! the same structures; split, each part would reach into the others.
 
 use std::collections::{HashMap, VecDeque};
@@ -19,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::{parse, Line, Parsed, Record, Side, Skip};
-use crate::classify::Class;
+use crate::classify::{reason_of, Class};
+use crate::domain::cause::{self, Cause, Linked, LINKED_ITEMS};
+use crate::domain::DomainReading;
 use crate::explain::{explain_class, explain_reply, Explanation, Limits};
 use crate::time::Ts;
 
@@ -35,6 +39,8 @@ pub const MAX_MEMORY_BYTES: usize = 80 << 20;
 /// The window of the `remote_throttling` item.
 pub const THROTTLING_WINDOW_S: f64 = 15.0 * 60.0;
 const N: usize = Class::ALL.len();
+/// Domain items a reply can point at (see [`crate::domain::cause`]).
+const L: usize = LINKED_ITEMS.len();
 
 pub type SharedAggregator = Arc<Mutex<Aggregator>>;
 
@@ -50,6 +56,9 @@ struct Bucket {
     minute: i64,
     failures: [u32; N],
     delivered: u32,
+    /// Failures whose reply points at each of [`LINKED_ITEMS`] (saturating: a
+    /// destination answering 65,535 such replies in one minute is already clear).
+    linked: [u16; L],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -57,7 +66,22 @@ struct Destination {
     buckets: VecDeque<Bucket>,
     last_seen: Ts,
     latest: Option<Example>,
+    /// The latest reply pointing at each of [`LINKED_ITEMS`].
+    linked_latest: [Option<LinkedReply>; L],
 }
+
+/// The codes of the latest reply that pointed at a domain item.
+#[derive(Debug, Clone, Default)]
+struct LinkedReply {
+    ts: Ts,
+    /// `451 4.7.23`, at most [`MAX_REPLY_CODES_BYTES`].
+    codes: String,
+    permanent: bool,
+}
+
+/// A reply code and an enhanced code take 13 bytes (`451 4.7.123456` is the longest a
+/// parser lets through, and a bit): longer is cut.
+const MAX_REPLY_CODES_BYTES: usize = 24;
 
 impl Destination {
     fn bucket(&mut self, ts: Ts) -> Option<&mut Bucket> {
@@ -97,21 +121,47 @@ impl Destination {
 
     /// Failures per class and deliveries within `window_s` before `now`.
     fn window(&self, now: Ts, window_s: f64) -> ([u32; N], u32) {
-        let now_min = (now / 60.0).floor() as i64;
-        let mins = (window_s / 60.0).ceil().max(1.0) as i64;
         let mut f = [0u32; N];
         let mut d = 0u32;
-        for b in self
-            .buckets
-            .iter()
-            .filter(|b| b.minute > now_min - mins && b.minute <= now_min)
-        {
+        for b in self.in_window(now, window_s) {
             for (acc, n) in f.iter_mut().zip(b.failures) {
                 *acc = acc.saturating_add(n);
             }
             d = d.saturating_add(b.delivered);
         }
         (f, d)
+    }
+
+    fn in_window(&self, now: Ts, window_s: f64) -> impl Iterator<Item = &Bucket> {
+        let now_min = (now / 60.0).floor() as i64;
+        let mins = (window_s / 60.0).ceil().max(1.0) as i64;
+        self.buckets
+            .iter()
+            .filter(move |b| b.minute > now_min - mins && b.minute <= now_min)
+    }
+
+    /// Failures within the window whose replies point at a domain item, most first.
+    fn linked(&self, now: Ts, window_s: f64) -> Vec<Linked> {
+        let mut sums = [0u32; L];
+        for b in self.in_window(now, window_s) {
+            for (acc, n) in sums.iter_mut().zip(b.linked) {
+                *acc = acc.saturating_add(u32::from(n));
+            }
+        }
+        let mut v: Vec<Linked> = LINKED_ITEMS
+            .iter()
+            .zip(sums)
+            .zip(&self.linked_latest)
+            .filter(|((_, n), _)| *n > 0)
+            .map(|((item, failures), latest)| Linked {
+                item: *item,
+                failures,
+                reply: latest.as_ref().map(|l| l.codes.clone()).unwrap_or_default(),
+                permanent: latest.as_ref().is_some_and(|l| l.permanent),
+            })
+            .collect();
+        v.sort_by_key(|l| std::cmp::Reverse(l.failures));
+        v
     }
 
     fn per_minute(&self, now: Ts) -> Vec<u32> {
@@ -177,6 +227,9 @@ pub struct DestinationReport {
     pub per_minute: Vec<u32>,
     pub latest: Option<Example>,
     pub explanation: Option<Explanation>,
+    /// Failures whose replies point at a domain item, with what that item found
+    /// ("451 4.7.23 — your PTR for 203.0.113.7 is missing"), most first.
+    pub causes: Vec<Cause>,
 }
 
 /// What the destinations panel shows.
@@ -204,6 +257,11 @@ pub struct ThrottlingReading {
     pub connection_limit: u32,
     pub window_s: f64,
     pub example: Option<String>,
+    /// That destination's failures whose replies point at a domain item (reverse DNS,
+    /// a blocklist, SPF/DMARC), most first; the assessment ties them to what the
+    /// domain checks found.
+    #[serde(default)]
+    pub causes: Vec<Linked>,
 }
 
 #[derive(Debug, Default)]
@@ -271,13 +329,34 @@ impl Aggregator {
     pub fn record(&mut self, ts: Ts, r: &Record<'_>) {
         self.stats.failures += 1;
         self.totals[r.class as usize][r.side as usize] += 1;
+        let text = r.text();
+        // Only a receiver's reply can point at our addresses and records.
+        let linked = if r.side == Side::Remote {
+            let reason = reason_of(r.code.unwrap_or(0), r.enhanced, &text, r.class);
+            cause::item_for(reason, r.enhanced).and_then(cause::slot)
+        } else {
+            None
+        };
+        let linked_reply = linked.map(|_| LinkedReply {
+            ts,
+            codes: clip_to(
+                &match (r.code, r.enhanced) {
+                    (Some(c), Some(x)) => format!("{c} {x}"),
+                    (Some(c), None) => c.to_string(),
+                    (None, _) => r.class.as_str().to_string(),
+                },
+                MAX_REPLY_CODES_BYTES,
+            )
+            .to_string(),
+            permanent: r.code.is_some_and(|c| c >= 500),
+        });
         let example = Example {
             ts,
             class: r.class,
             side: r.side,
             code: r.code,
             enhanced: r.enhanced.map(|e| clip(e).to_string()),
-            text: crate::sanitize::for_storage(&r.text()),
+            text: crate::sanitize::for_storage(&text),
             relay: r.relay.as_ref().map(|x| clip(x).to_string()),
             domain: r.domain.map(|d| clip(d).to_string()),
         };
@@ -292,9 +371,17 @@ impl Aggregator {
         for dest in targets.into_iter().flatten() {
             if let Some(b) = dest.bucket(ts) {
                 b.failures[r.class as usize] = b.failures[r.class as usize].saturating_add(1);
+                if let Some(i) = linked {
+                    b.linked[i] = b.linked[i].saturating_add(1);
+                }
             }
             if dest.latest.as_ref().is_none_or(|l| l.ts <= ts) {
                 dest.latest = Some(example.clone());
+            }
+            if let (Some(i), Some(reply)) = (linked, &linked_reply) {
+                if dest.linked_latest[i].as_ref().is_none_or(|l| l.ts <= ts) {
+                    dest.linked_latest[i] = Some(reply.clone());
+                }
             }
         }
     }
@@ -322,7 +409,13 @@ impl Aggregator {
                     + e.relay.as_ref().map_or(0, String::capacity)
                     + e.domain.as_ref().map_or(0, String::capacity)
             });
-            d.buckets.capacity() * std::mem::size_of::<Bucket>() + example
+            let linked: usize = d
+                .linked_latest
+                .iter()
+                .flatten()
+                .map(|l| l.codes.capacity())
+                .sum();
+            d.buckets.capacity() * std::mem::size_of::<Bucket>() + example + linked
         }
         fn map(m: &HashMap<String, Destination>) -> usize {
             // hashbrown: one control byte per slot besides the slot itself.
@@ -332,13 +425,21 @@ impl Aggregator {
         map(&self.domains) + map(&self.relays) + dest(&self.local)
     }
 
-    /// The destinations panel: failures within `window_s` before `now`.
-    pub fn report(&self, now: Ts, window_s: f64, limits: &Limits) -> MaillogReport {
+    /// The destinations panel: failures within `window_s` before `now`, each
+    /// destination's causes judged against `domain`, the latest round of the domain
+    /// checks (`None` where they do not run).
+    pub fn report(
+        &self,
+        now: Ts,
+        window_s: f64,
+        limits: &Limits,
+        domain: Option<&DomainReading>,
+    ) -> MaillogReport {
         let (local, _) = self.local.window(now, window_s);
         MaillogReport {
             window_s,
-            domains: reports(&self.domains, now, window_s, limits),
-            relays: reports(&self.relays, now, window_s, limits),
+            domains: reports(&self.domains, now, window_s, limits, domain),
+            relays: reports(&self.relays, now, window_s, limits, domain),
             local: counts(&local),
             stats: self.stats,
         }
@@ -383,6 +484,7 @@ impl Aggregator {
                     (Some(c), None) => format!("{c} {}", e.text),
                     _ => e.text.clone(),
                 }),
+                causes: d.linked(now, window_s),
             },
             None => ThrottlingReading {
                 destination: None,
@@ -392,6 +494,7 @@ impl Aggregator {
                 connection_limit: 0,
                 window_s,
                 example: None,
+                causes: Vec::new(),
             },
         }
     }
@@ -399,10 +502,15 @@ impl Aggregator {
 
 /// `s` cut to [`MAX_NAME_BYTES`] on a character boundary.
 fn clip(s: &str) -> &str {
-    if s.len() <= MAX_NAME_BYTES {
+    clip_to(s, MAX_NAME_BYTES)
+}
+
+/// `s` cut to `max` bytes on a character boundary.
+fn clip_to(s: &str, max: usize) -> &str {
+    if s.len() <= max {
         return s;
     }
-    let mut end = MAX_NAME_BYTES;
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
@@ -465,6 +573,7 @@ fn reports(
     now: Ts,
     window_s: f64,
     limits: &Limits,
+    domain: Option<&DomainReading>,
 ) -> Vec<DestinationReport> {
     let mut v: Vec<DestinationReport> = map
         .iter()
@@ -490,6 +599,11 @@ fn reports(
                 per_minute: d.per_minute(now),
                 latest: d.latest.clone(),
                 explanation,
+                causes: d
+                    .linked(now, window_s)
+                    .iter()
+                    .map(|l| Cause::of(name, l, domain))
+                    .collect(),
             })
         })
         .collect();

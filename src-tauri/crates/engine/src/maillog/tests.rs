@@ -398,7 +398,7 @@ fn counts_per_domain_and_class_over_the_window() {
         (T0, &s),
         (T0, &s),
     ]);
-    let rep = a.report(T0, 900.0, &Limits::default());
+    let rep = a.report(T0, 900.0, &Limits::default(), None);
     assert_eq!(rep.domains.len(), 3);
     let gm = &rep.domains[0];
     assert_eq!(
@@ -425,7 +425,7 @@ fn counts_per_domain_and_class_over_the_window() {
         .any(|f| f.contains("smtp_destination_rate_delay")));
     assert_eq!(rep.relays.len(), 3);
     // A shorter window sees less.
-    let rep5 = a.report(T0, 300.0, &Limits::default());
+    let rep5 = a.report(T0, 300.0, &Limits::default(), None);
     assert_eq!(
         rep5.domains
             .iter()
@@ -451,7 +451,7 @@ fn remote_throttling_names_the_worst_destination() {
     let r = a.remote_throttling(T0 + 30.0, THROTTLING_WINDOW_S);
     assert_eq!(r.destination.as_deref(), Some("gmail.com"));
     assert_eq!((r.throttled, r.attempts, r.rate_limit), (3, 6, 3));
-    let item = crate::assess::throttling_item(&r);
+    let item = crate::assess::throttling_item(&r, None);
     assert_eq!(item.id, "remote_throttling");
     assert_eq!((item.used, item.limit), (Some(3.0), Some(6.0)));
     assert!(
@@ -467,7 +467,106 @@ fn remote_throttling_names_the_worst_destination() {
         (r.destination.as_deref(), r.throttled, r.attempts),
         (None, 0, 0)
     );
-    assert_eq!(crate::assess::throttling_item(&r).limit, None);
+    assert_eq!(crate::assess::throttling_item(&r, None).limit, None);
+}
+
+#[test]
+fn deferrals_that_name_a_cause_are_tied_to_the_domain_item_and_what_it_found() {
+    use crate::domain::{DomainReading, Finding, Verdict};
+    use crate::item::ItemId;
+    let ptr = deferral(
+        "gmail.com",
+        "451-4.7.23 203.0.113.7 The sending IP address for this message doesn't have a PTR 451-4.7.23 record, or the PTR record's forward DNS entry doesn't match the sending IP address. 451 4.7.23 To protect users from spam, your email has been temporarily rate limited. - gsmtp",
+    );
+    let rate = deferral("gmail.com", "421 4.2.1 receiving mail too quickly");
+    let tss04 = deferral(
+        "yahoo.com",
+        "421 4.7.0 [TSS04] Messages from 203.0.113.7 temporarily deferred due to unexpected volume or user complaints",
+    );
+    let grey = deferral("example.net", "450 4.2.0 Greylisted");
+    let mut lines: Vec<(f64, String)> = (0..42).map(|i| (T0 - f64::from(i), ptr.clone())).collect();
+    lines.push((T0, rate));
+    lines.push((T0, tss04));
+    lines.push((T0, grey));
+    let refs: Vec<(f64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
+    let a = agg_with(&refs);
+    let domain = DomainReading {
+        checked: vec![ItemId::Dnsbl, ItemId::ReverseDns],
+        findings: vec![
+            Finding {
+                item: ItemId::ReverseDns,
+                subject: "203.0.113.7".into(),
+                zone: None,
+                result: Verdict::Missing,
+                answer: None,
+                detail: "no PTR record".into(),
+            },
+            Finding {
+                item: ItemId::Dnsbl,
+                subject: "203.0.113.7".into(),
+                zone: Some("zen.spamhaus.org".into()),
+                result: Verdict::Ok,
+                answer: None,
+                detail: "not listed".into(),
+            },
+        ],
+        ..DomainReading::default()
+    };
+    let rep = a.report(T0, 900.0, &Limits::default(), Some(&domain));
+    let of = |name: &str| {
+        rep.domains
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("{name} in {rep:?}"))
+    };
+    let gmail = of("gmail.com");
+    assert_eq!(gmail.failures, 43);
+    // The 4.2.1 ("too quickly") names no domain cause: 42 of the 43 point at the PTR.
+    assert_eq!(gmail.causes.len(), 1, "{:?}", gmail.causes);
+    let c = &gmail.causes[0];
+    assert_eq!(
+        (c.item, c.failures, c.reply.as_str()),
+        (ItemId::ReverseDns, 42, "451 4.7.23")
+    );
+    assert_eq!(c.verdict, Some(Verdict::Missing));
+    assert_eq!(
+        c.message,
+        "gmail.com: 42 deferrals (451 4.7.23) point at reverse_dns — your PTR for 203.0.113.7 is missing"
+    );
+    // Yahoo's TSS04 is about reputation: the blocklists are checked, and clean.
+    let yahoo = &of("yahoo.com").causes;
+    assert_eq!(yahoo.len(), 1);
+    assert_eq!(
+        (yahoo[0].item, yahoo[0].verdict),
+        (ItemId::Dnsbl, Some(Verdict::Ok))
+    );
+    assert!(of("example.net").causes.is_empty());
+    // Without the domain checks the link is still made, and says they do not run.
+    let rep = a.report(T0, 900.0, &Limits::default(), None);
+    let c = &rep
+        .domains
+        .iter()
+        .find(|d| d.name == "gmail.com")
+        .expect("gmail")
+        .causes[0];
+    assert_eq!(c.verdict, None);
+
+    // remote_throttling names the same cause for its worst destination.
+    let r = a.remote_throttling(T0, THROTTLING_WINDOW_S);
+    assert_eq!(r.destination.as_deref(), Some("gmail.com"));
+    let item = crate::assess::throttling_item(&r, Some(&domain));
+    assert!(
+        item.detail.contains(
+            "; gmail.com: 42 deferrals (451 4.7.23) point at reverse_dns — your PTR for 203.0.113.7 is missing; e.g. "
+        ),
+        "{}",
+        item.detail
+    );
+    // The window passed: no cause is left to tie.
+    assert!(a
+        .remote_throttling(T0 + 3600.0, THROTTLING_WINDOW_S)
+        .causes
+        .is_empty());
 }
 
 #[test]
@@ -479,7 +578,7 @@ fn greylisting_alone_is_not_throttling() {
         (r.destination.as_deref(), r.throttled, r.attempts),
         (None, 0, 2)
     );
-    let item = crate::assess::throttling_item(&r);
+    let item = crate::assess::throttling_item(&r, None);
     assert_eq!((item.used, item.limit), (Some(0.0), Some(2.0)));
 }
 
@@ -498,7 +597,7 @@ fn skipped_lines_are_counted_and_destinations_bounded() {
         (s.skipped_invalid_utf8, s.skipped_binary, s.skipped_too_long),
         (1, 1, 1)
     );
-    let rep = a.report(T0 + 10.0, 900.0, &Limits::default());
+    let rep = a.report(T0 + 10.0, 900.0, &Limits::default(), None);
     assert!(rep.domains.len() <= aggregate_max());
     // The newest survived the eviction.
     let newest = format!("d{}.example", aggregate_max() + 99);
@@ -810,7 +909,7 @@ fn memory_stays_bounded_whatever_the_log_says() {
         bytes <= MAX_MEMORY_BYTES,
         "{bytes} bytes > {MAX_MEMORY_BYTES}"
     );
-    let report = agg.report(t0 + 3599.0, 3600.0, &Limits::new());
+    let report = agg.report(t0 + 3599.0, 3600.0, &Limits::new(), None);
     assert!(report.domains.len() <= MAX_DESTINATIONS);
     let d = &report.domains[0];
     assert!(d.name.len() <= MAX_NAME_BYTES);
