@@ -1,6 +1,7 @@
 //! The desktop shell: window, tray, notifications and the wiring from the engine's
 //! monitor to them. All the work lives in `headroom-engine`; this crate only presents.
 
+mod autostart;
 mod bounds;
 mod bridge;
 mod commands;
@@ -94,6 +95,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::select_server,
             commands::test_server,
             commands::set_server_token,
+            commands::get_autostart,
+            commands::set_autostart,
         ])
         .setup(move |app| {
             let state = setup_state;
