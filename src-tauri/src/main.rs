@@ -12,7 +12,8 @@ struct Args {
     /// Configuration file (default: $XDG_CONFIG_HOME/headroom/config.toml).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Start in the tray without opening the window (for autostart).
+    /// Start in the tray without opening the window (for autostart); where no tray
+    /// icon can be seen, the window opens minimized instead.
     #[arg(long)]
     hidden: bool,
 }
