@@ -21,10 +21,10 @@ const WATCHER_PATH: &str = "/StatusNotifierWatcher";
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the window says when no host shows the icon, with the fix.
-pub const NO_HOST: &str = "nothing on this desktop shows tray icons: no StatusNotifier \
-    host is on the session bus. On GNOME, install and enable the AppIndicator extension \
-    (Debian and Ubuntu: apt install gnome-shell-extension-appindicator, then log out and \
-    in, or gnome-extensions enable ubuntu-appindicators@ubuntu.com)";
+pub const NO_HOST: &str = "no StatusNotifier host is on the session bus to show it. On \
+    GNOME, install and enable the AppIndicator extension (Debian and Ubuntu: apt install \
+    gnome-shell-extension-appindicator, then log out and in, or gnome-extensions enable \
+    ubuntu-appindicators@ubuntu.com)";
 
 /// Whether a StatusNotifier host is registered with a watcher on `conn`'s bus.
 fn host_present(conn: &Connection) -> zbus::Result<bool> {

@@ -41,7 +41,7 @@ describe('source problems', () => {
 });
 
 describe('the tray note', () => {
-  const noHost = 'nothing on this desktop shows tray icons: … apt install gnome-shell-extension-appindicator …';
+  const noHost = 'no StatusNotifier host is on the session bus to show it. … apt install gnome-shell-extension-appindicator …';
 
   it('says why no tray icon is seen, the fix, and that closing minimizes', () => {
     const el = show([], noHost);
