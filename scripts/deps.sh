@@ -25,6 +25,12 @@ RUN_PKGS=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libayatana-
 # the .deb files into, checks them, and finds the installed app's window (xwininfo).
 TEST_PKGS=(xvfb xauth dbus dbus-x11 webkit2gtk-driver dunst postfix postgrey m4 procps nsd prometheus
            openssh-server openssh-client gnome-keyring debootstrap lintian x11-utils)
+# The desktop tests' window manager and tray: jwm (close and minimize as a user does,
+# driven with wmctrl, read with xprop from x11-utils), gtk-sni-tray-standalone (a real
+# StatusNotifier watcher and host; the app's tray menu is read and clicked over D-Bus
+# with gdbus from libglib2.0-bin), desktop-file-utils (checks the autostart entry,
+# which gio launches).
+TEST_PKGS+=(jwm wmctrl haskell-gtk-sni-tray-utils libglib2.0-bin desktop-file-utils)
 BENCH_PKGS=(glances prometheus-node-exporter prometheus-postfix-exporter swaks monitoring-plugins-basic)
 
 pkgs=("${RUN_PKGS[@]}")

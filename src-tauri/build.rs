@@ -17,6 +17,8 @@ fn main() {
             "select_server",
             "test_server",
             "set_server_token",
+            "get_autostart",
+            "set_autostart",
         ]),
     ))
     .expect("tauri build script failed");

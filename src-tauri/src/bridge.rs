@@ -16,7 +16,8 @@ use crate::tray::{icon_for, Tray};
 pub struct Presenter<R: Runtime> {
     state: Arc<AppState>,
     tray: Option<Tray<R>>,
-    shown: Mutex<Option<(Level, String)>>,
+    /// What the tray shows now: level, status line, whether snoozed.
+    shown: Mutex<Option<(Level, String, bool)>>,
 }
 
 impl<R: Runtime> Presenter<R> {
@@ -30,14 +31,20 @@ impl<R: Runtime> Presenter<R> {
 
     fn update_tray(&self, level: Level, summary: &str) {
         let Some(tray) = &self.tray else { return };
+        // The snooze entry says whether a snooze is running: it may have been set from
+        // the window or have expired since the menu was last written.
+        let snoozed = self
+            .state
+            .snooze
+            .active_at(headroom_engine::time::unix_now());
         let mut shown = lock(&self.shown);
         if shown
             .as_ref()
-            .is_some_and(|(l, s)| *l == level && s == summary)
+            .is_some_and(|(l, s, z)| *l == level && s == summary && *z == snoozed)
         {
             return;
         }
-        if shown.as_ref().is_none_or(|(l, _)| *l != level) {
+        if shown.as_ref().is_none_or(|(l, _, _)| *l != level) {
             if let Err(e) = tray.icon.set_icon(Some(icon_for(level))) {
                 tracing::warn!("cannot change the tray icon: {e}");
             }
@@ -45,17 +52,12 @@ impl<R: Runtime> Presenter<R> {
         let line: String = format!("Headroom {summary}").chars().take(120).collect();
         let _ = tray.status.set_text(&line);
         let _ = tray.icon.set_tooltip(Some(&line));
-        // The snooze entry says whether a snooze is running (it may have expired).
-        let snoozed = self
-            .state
-            .snooze
-            .active_at(headroom_engine::time::unix_now());
         let _ = tray.snooze.set_text(if snoozed {
             "Resume alerts (snoozed)"
         } else {
             "Snooze alerts for 1 hour"
         });
-        *shown = Some((level, summary.to_string()));
+        *shown = Some((level, summary.to_string(), snoozed));
     }
 
     /// Shows `view` in the tray and sends it, with the chosen server's new samples.

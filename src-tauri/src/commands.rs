@@ -317,6 +317,35 @@ pub async fn set_server_token(
     Ok(())
 }
 
+/// Whether Headroom starts when the user logs in, as its autostart entry says now.
+#[tauri::command]
+pub async fn get_autostart() -> Result<bool, CommandError> {
+    autostart_off_main(crate::autostart::enabled).await
+}
+
+/// Writes (`true`) or removes (`false`) the autostart entry; answers what the file
+/// says afterwards.
+#[tauri::command]
+pub async fn set_autostart(enabled: bool) -> Result<bool, CommandError> {
+    autostart_off_main(move |path| crate::autostart::set(path, enabled)).await
+}
+
+async fn autostart_off_main(
+    f: impl FnOnce(&std::path::Path) -> Result<bool, crate::autostart::AutostartError> + Send + 'static,
+) -> Result<bool, CommandError> {
+    let fail = |message: String| CommandError {
+        kind: "autostart",
+        message,
+    };
+    tauri::async_runtime::spawn_blocking(move || {
+        let path = crate::autostart::entry_path()?;
+        f(&path)
+    })
+    .await
+    .map_err(|e| fail(format!("the command stopped: {e}")))?
+    .map_err(|e| fail(e.to_string()))
+}
+
 #[tauri::command]
 pub fn quit_app<R: Runtime>(app: AppHandle<R>) {
     app.exit(0);

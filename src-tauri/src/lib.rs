@@ -1,6 +1,7 @@
 //! The desktop shell: window, tray, notifications and the wiring from the engine's
 //! monitor to them. All the work lives in `headroom-engine`; this crate only presents.
 
+mod autostart;
 mod bounds;
 mod bridge;
 mod commands;
@@ -8,6 +9,7 @@ mod notify;
 mod servers;
 mod state;
 mod tray;
+mod tray_host;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,22 +96,52 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             commands::select_server,
             commands::test_server,
             commands::set_server_token,
+            commands::get_autostart,
+            commands::set_autostart,
         ])
         .setup(move |app| {
             let state = setup_state;
             let tray = match tray::create(app.handle(), &state) {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    tracing::warn!("no tray icon: {e}; closing the window will quit Headroom");
+                    tracing::warn!("no tray icon: {e}; closing the window will minimize it");
                     state.set_tray_problem(e);
                     None
                 }
             };
-            // Without a tray there is nothing to click on: the window opens after all.
-            if !hidden || tray.is_none() {
-                open_dashboard(app.handle())?;
-            }
+            let made_tray = tray.is_some();
             let presenter = Arc::new(bridge::Presenter::new(state.clone(), tray));
+            if made_tray {
+                // An icon nobody draws is no tray: the window says so, with the fix, and
+                // changes (the extension enabled later, a panel restarted) show there.
+                let follow_state = state.clone();
+                let follow_presenter = presenter.clone();
+                let first = tray_host::follow(std::time::Duration::from_secs(3), move |present| {
+                    follow_state.set_tray_host(present);
+                    servers::Publish::publish(&*follow_presenter, Default::default());
+                });
+                match first {
+                    Some(present) => state.set_tray_host(present),
+                    None => tracing::warn!("the session bus did not say whether a tray host runs"),
+                }
+                if !state.tray_visible() {
+                    tracing::warn!(
+                        "no tray host shows the icon; closing the window will minimize it"
+                    );
+                }
+            }
+            // Without a tray that can be seen there is nothing to click on: the window
+            // opens after all, minimized when asked to start hidden.
+            if !hidden {
+                open_dashboard(app.handle())?;
+            } else if !state.tray_visible() {
+                open_dashboard(app.handle())?;
+                if let Some(w) = app.get_webview_window("main") {
+                    if let Err(e) = w.minimize() {
+                        tracing::warn!("cannot minimize the window: {e}");
+                    }
+                }
+            }
             let notifier: Arc<dyn headroom_engine::alerts::Notifier> =
                 Arc::new(notify::DesktopNotifier::spawn());
             // The agents of [[server]]: a watcher each, their events applied here.
@@ -197,13 +229,24 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
             });
             Ok(())
         })
-        .on_window_event(|window, event| {
+        .on_window_event(|window, event| match event {
+            // Without a tray icon anyone sees, a closed window could not be opened again
+            // and quitting would stop the watch: closing minimizes instead (Quit is in
+            // the window then).
+            WindowEvent::CloseRequested { api, .. }
+                if !window.state::<Arc<AppState>>().tray_visible() =>
+            {
+                api.prevent_close();
+                tracing::info!("no tray icon is seen: the window is minimized, not closed");
+                if let Err(e) = window.minimize() {
+                    tracing::warn!("cannot minimize the window: {e}");
+                }
+            }
             // Closing the window destroys its webview (WebKit's processes take some
             // 400 MiB even when hidden); the tray opens a fresh one. The window's
             // channels die with it.
-            if let WindowEvent::Destroyed = event {
-                window.state::<Arc<AppState>>().drop_subscribers();
-            }
+            WindowEvent::Destroyed => window.state::<Arc<AppState>>().drop_subscribers(),
+            _ => {}
         })
         .build(tauri::generate_context!());
     let app = match app {
@@ -214,9 +257,10 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, options: Options) {
         }
     };
     app.run(move |_handle, event| match event {
-        // The last window closed: with a tray Headroom keeps watching; without one,
-        // closing the window quits. Quit from the menu (exit code set) always quits.
-        RunEvent::ExitRequested { api, code, .. } if code.is_none() && state.tray_available() => {
+        // The last window closed: with a tray Headroom keeps watching (without one the
+        // window only minimizes). Quit from the menu or the window (exit code set)
+        // always quits.
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() && state.tray_visible() => {
             api.prevent_exit();
         }
         RunEvent::Exit => state.cancel.cancel(),

@@ -12,7 +12,8 @@ struct Args {
     /// Configuration file (default: $XDG_CONFIG_HOME/headroom/config.toml).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Start in the tray without opening the window (for autostart).
+    /// Start in the tray without opening the window (for autostart); where no tray
+    /// icon can be seen, the window opens minimized instead.
     #[arg(long)]
     hidden: bool,
 }
@@ -41,11 +42,49 @@ fn ensure_webview_language() {
     }
 }
 
+/// WebKitGTK's DMA-BUF renderer paints nothing (a blank or black window) with the NVIDIA
+/// driver under Wayland and in some VMs; the shared-memory path it falls back to costs
+/// little for a dashboard. The setting to make, when any: a user's own value, even
+/// `0` to ask for DMA-BUF, always wins.
+fn dmabuf_default(current: Option<&std::ffi::OsStr>) -> Option<(&'static str, &'static str)> {
+    match current {
+        Some(_) => None,
+        None => Some(("WEBKIT_DISABLE_DMABUF_RENDERER", "1")),
+    }
+}
+
 fn main() {
     ensure_webview_language();
+    // Before any thread exists, like the language above.
+    if let Some((name, value)) =
+        dmabuf_default(std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").as_deref())
+    {
+        std::env::set_var(name, value);
+    }
     let args = Args::parse();
     headroom_app::run(headroom_app::Options {
         config_path: args.config,
         hidden: args.hidden,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dmabuf_default;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_dmabuf_renderer_is_turned_off_when_the_user_said_nothing() {
+        assert_eq!(
+            dmabuf_default(None),
+            Some(("WEBKIT_DISABLE_DMABUF_RENDERER", "1"))
+        );
+    }
+
+    #[test]
+    fn a_users_own_dmabuf_setting_wins_even_to_turn_it_back_on() {
+        for own in ["0", "1", ""] {
+            assert_eq!(dmabuf_default(Some(OsStr::new(own))), None, "{own:?}");
+        }
+    }
 }

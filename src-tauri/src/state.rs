@@ -120,11 +120,23 @@ pub enum UiEvent {
     },
 }
 
+/// Whether the tray icon can be seen, and so whether a closed window can be opened
+/// again from it.
+#[derive(Debug, Clone, PartialEq)]
+enum TrayShown {
+    /// Made, and shown by a host (or nothing says otherwise).
+    Yes,
+    /// Not made, for this reason.
+    NoIcon(String),
+    /// Made, but nothing on the desktop shows it.
+    NoHost,
+}
+
 pub struct AppState {
     config: Mutex<Config>,
     config_path: Option<PathBuf>,
     config_error: Mutex<Option<String>>,
-    tray_problem: Mutex<Option<String>>,
+    tray: Mutex<TrayShown>,
     monitor: Mutex<Option<MonitorHandle>>,
     subscribers: Mutex<Vec<Channel<UiEvent>>>,
     alerts: Mutex<VecDeque<AlertEntry>>,
@@ -149,7 +161,7 @@ impl AppState {
         AppState {
             config_path: config_path.or_else(headroom_engine::config::default_path),
             config_error: Mutex::new(config_error),
-            tray_problem: Mutex::new(None),
+            tray: Mutex::new(TrayShown::Yes),
             monitor: Mutex::new(None),
             subscribers: Mutex::new(Vec::new()),
             alerts: Mutex::new(VecDeque::new()),
@@ -333,12 +345,36 @@ impl AppState {
         Ok(Settings::from_config(&config))
     }
 
+    /// The tray icon could not be made.
     pub fn set_tray_problem(&self, p: String) {
-        *lock(&self.tray_problem) = Some(p);
+        *lock(&self.tray) = TrayShown::NoIcon(p);
     }
 
-    pub fn tray_available(&self) -> bool {
-        lock(&self.tray_problem).is_none()
+    /// Whether a tray host shows the icon (no news when the icon was never made).
+    pub fn set_tray_host(&self, present: bool) {
+        let mut tray = lock(&self.tray);
+        if !matches!(*tray, TrayShown::NoIcon(_)) {
+            *tray = if present {
+                TrayShown::Yes
+            } else {
+                TrayShown::NoHost
+            };
+        }
+    }
+
+    /// Whether the user can see the tray icon, and so find Headroom there once the
+    /// window is gone.
+    pub fn tray_visible(&self) -> bool {
+        *lock(&self.tray) == TrayShown::Yes
+    }
+
+    /// Why no tray icon can be seen, with the fix, for the window.
+    pub fn tray_problem(&self) -> Option<String> {
+        match &*lock(&self.tray) {
+            TrayShown::Yes => None,
+            TrayShown::NoIcon(why) => Some(why.clone()),
+            TrayShown::NoHost => Some(crate::tray_host::NO_HOST.to_string()),
+        }
     }
 
     /// The chosen server's recent chart data (an agent's arrives with its ticks).
@@ -455,7 +491,7 @@ impl AppState {
             problems,
             config_path: self.config_path.as_ref().map(|p| p.display().to_string()),
             config_error: lock(&self.config_error).clone(),
-            tray_problem: lock(&self.tray_problem).clone(),
+            tray_problem: self.tray_problem(),
             snoozed_until: self.snooze.until(),
             interval_secs: lock(&self.config).monitor.interval_secs,
             probing: self.probing(),

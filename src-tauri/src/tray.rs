@@ -1,5 +1,9 @@
-//! The tray icon and its menu: a status line, Open dashboard, Snooze alerts for 1 hour
-//! and Quit. The icon follows the overall level.
+//! The tray icon and its menu: a status line, Probe now, Open dashboard, Snooze alerts
+//! for 1 hour and Quit. The icon follows the overall level.
+//!
+//! Linux trays (StatusNotifierItem through libayatana) deliver no clicks on the icon,
+//! only the menu: whatever the icon does when clicked elsewhere must be in the menu
+//! too, as Open dashboard is for the left click.
 
 use std::sync::Arc;
 
@@ -118,6 +122,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>) -> Result<T
                 "quit" => app.exit(0),
                 _ => {}
             })
+            // Windows and macOS only (see the module doc): the menu has the same entry.
             .on_tray_icon_event(|tray, event| {
                 if let TrayIconEvent::Click {
                     button: MouseButton::Left,

@@ -12,6 +12,8 @@ pub struct Desktop {
     pub bus_address: String,
     dir: tempfile::TempDir,
     children: Vec<Child>,
+    /// Variables a test adds to the environment (`$APPIMAGE`, say).
+    extra_env: Vec<(String, String)>,
 }
 
 impl Desktop {
@@ -49,7 +51,13 @@ impl Desktop {
             bus_address,
             dir,
             children,
+            extra_env: Vec::new(),
         }
+    }
+
+    /// Adds `name=value` to the environment of every program started from now on.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.extra_env.push((name.into(), value.into()));
     }
 
     pub fn dir(&self) -> &Path {
@@ -61,7 +69,7 @@ impl Desktop {
         let home = self.dir.path().join("home");
         let _ = std::fs::create_dir_all(home.join(".config"));
         let _ = std::fs::create_dir_all(home.join(".local/share"));
-        vec![
+        let mut env = vec![
             ("DISPLAY".into(), self.display.clone()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
             (
@@ -76,7 +84,9 @@ impl Desktop {
             ("NO_AT_BRIDGE".into(), "1".into()),
             ("GDK_BACKEND".into(), "x11".into()),
             ("HEADROOM_LOG".into(), "info".into()),
-        ]
+        ];
+        env.extend(self.extra_env.iter().cloned());
+        env
     }
 
     /// A command that runs inside this desktop.
@@ -106,6 +116,142 @@ impl Desktop {
             self.name_owned("org.freedesktop.Notifications"),
             "dunst did not take org.freedesktop.Notifications within 15 s"
         );
+    }
+
+    /// Starts a window manager (JWM, with a configuration of our own: no panel and no
+    /// tray of its own), so windows are closed and minimized as a user's are, and waits
+    /// until it manages the screen.
+    pub fn start_window_manager(&mut self) {
+        let rc = self.dir.path().join("jwmrc");
+        std::fs::write(
+            &rc,
+            "<?xml version=\"1.0\"?>\n<JWM><Group><Option>tiled</Option></Group></JWM>\n",
+        )
+        .expect("jwm configuration");
+        let log = std::fs::File::create(self.dir.path().join("jwm.log")).expect("log file");
+        let child = self
+            .command("jwm")
+            .arg("-f")
+            .arg(&rc)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("jwm (package jwm) must be installed");
+        self.adopt(child);
+        let managed = wait_for(Duration::from_secs(15), || {
+            let out = self
+                .command("xprop")
+                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("window id")
+                .then_some(())
+        });
+        assert!(
+            managed.is_some(),
+            "jwm did not manage the screen within 15 s"
+        );
+    }
+
+    /// Starts a StatusNotifier tray as a desktop panel is one: gtk-sni-tray-standalone
+    /// with a watcher of its own. Waits until its host is registered on the bus.
+    pub fn start_tray_host(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("tray-host.log")).expect("log");
+        let child = self
+            .command("gtk-sni-tray-standalone")
+            .arg("--watcher")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "gtk-sni-tray-standalone (package haskell-gtk-sni-tray-utils) must be installed",
+            );
+        self.adopt(child);
+        let registered = wait_for(Duration::from_secs(20), || {
+            let out = self
+                .command("gdbus")
+                .args([
+                    "call",
+                    "--session",
+                    "--dest",
+                    "org.kde.StatusNotifierWatcher",
+                    "--object-path",
+                    "/StatusNotifierWatcher",
+                    "--method",
+                    "org.freedesktop.DBus.Properties.Get",
+                    "org.kde.StatusNotifierWatcher",
+                    "IsStatusNotifierHostRegistered",
+                ])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("<true>")
+                .then_some(())
+        });
+        assert!(
+            registered.is_some(),
+            "no StatusNotifier host registered within 20 s (see {})",
+            self.dir.path().join("tray-host.log").display()
+        );
+    }
+
+    /// The X windows the window manager lists under exactly this title.
+    pub fn windows_titled(&self, title: &str) -> Vec<String> {
+        let Ok(out) = self.command("wmctrl").arg("-l").output() else {
+            return Vec::new();
+        };
+        // Each line: id, desktop, host, then the title (which may hold spaces).
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut rest = line;
+                let mut fields = Vec::with_capacity(3);
+                for _ in 0..3 {
+                    rest = rest.trim_start();
+                    let end = rest.find(char::is_whitespace)?;
+                    fields.push(&rest[..end]);
+                    rest = &rest[end..];
+                }
+                (rest.trim() == title).then(|| fields[0].to_string())
+            })
+            .collect()
+    }
+
+    /// An X property of a window as xprop prints it (`WM_STATE`, `_NET_WM_PID`).
+    pub fn window_property(&self, id: &str, name: &str) -> String {
+        self.command("xprop")
+            .args(["-id", id, name])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Whether the window is minimized (ICCCM `WM_STATE` Iconic).
+    pub fn is_minimized(&self, id: &str) -> bool {
+        self.window_property(id, "WM_STATE")
+            .contains("window state: Iconic")
+    }
+
+    /// The process that made the window (`_NET_WM_PID`, set by GTK).
+    pub fn window_pid(&self, id: &str) -> Option<u32> {
+        self.window_property(id, "_NET_WM_PID")
+            .rsplit(' ')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Closes the window titled `title` as its close button does: the window manager
+    /// sends it WM_DELETE_WINDOW, and the app decides what closing means.
+    pub fn close_window(&self, title: &str) {
+        let status = self
+            .command("wmctrl")
+            .args(["-F", "-c", title])
+            .status()
+            .expect("wmctrl (package wmctrl) must be installed");
+        assert!(status.success(), "wmctrl found no window titled {title}");
     }
 
     /// Waits up to 15 s for `name` to have an owner on this desktop's bus.

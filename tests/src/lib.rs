@@ -18,6 +18,7 @@ pub mod procs;
 pub mod sendmail;
 pub mod skip;
 pub mod sshd;
+pub mod tray;
 pub mod webdriver;
 pub mod webhook;
 

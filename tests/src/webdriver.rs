@@ -185,6 +185,21 @@ impl Driver {
         })
     }
 
+    /// Types `text` into an element it focuses first (a space toggles a checkbox and
+    /// presses a button). Unlike a click it aims at no point of the page, so content
+    /// that grows above the element while it is pressed (a new alert row) cannot make
+    /// it miss.
+    pub fn press(&self, element: &str, text: &str) -> Result<(), String> {
+        self.request(
+            "POST",
+            &self.s(&format!("/element/{element}/value")),
+            Some(
+                json!({"text": text, "value": text.chars().map(String::from).collect::<Vec<_>>()}),
+            ),
+        )
+        .map(|_| ())
+    }
+
     /// Replaces the value of an input as a user would (clear, then type).
     pub fn set_value(&self, element: &str, text: &str) -> Result<(), String> {
         self.request(
@@ -212,6 +227,16 @@ impl Driver {
         .ok()?
         .as_str()
         .map(String::from)
+    }
+
+    /// A DOM property of an element (`checked`, `disabled`), as JSON.
+    pub fn property(&self, element: &str, name: &str) -> Option<Value> {
+        self.request(
+            "GET",
+            &self.s(&format!("/element/{element}/property/{name}")),
+            None,
+        )
+        .ok()
     }
 
     pub fn execute(&self, script: &str) -> Result<Value, String> {

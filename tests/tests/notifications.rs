@@ -49,6 +49,8 @@ crit_ratio = 2.0
 fn a_standing_warning_is_notified_exactly_once() {
     let mut desktop = Desktop::start();
     desktop.start_notification_server();
+    // A tray that shows the icon: without one, a hidden start opens the window after all.
+    desktop.start_tray_host();
     let watch = BusWatch::start(&desktop);
     // In the tray alone (no window, no WebKit): monitoring and notifications go on.
     let (mut app, log_path) = start_app(&desktop, CPU_ALWAYS_WARNING, &["--hidden"]);

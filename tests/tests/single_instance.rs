@@ -10,7 +10,9 @@ use headroom_tests::desktop::Desktop;
 
 #[test]
 fn a_second_launch_shows_the_running_app_and_exits() {
-    let desktop = Desktop::start();
+    let mut desktop = Desktop::start();
+    // A tray that shows the icon, so the first instance starts hidden in it.
+    desktop.start_tray_host();
     let cfg = desktop.dir().join("config.toml");
     std::fs::write(
         &cfg,

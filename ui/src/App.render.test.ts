@@ -27,6 +27,8 @@ vi.mock('./api', () => ({
     notifications_enabled: true, min_repeat_mins: 10, probes: [], servers: [], local_enabled: true,
   })),
   saveSettings: vi.fn(),
+  getAutostart: vi.fn(async () => false),
+  setAutostart: vi.fn(async (on: boolean) => on),
   quitApp: vi.fn(),
 }));
 

@@ -52,6 +52,8 @@ vi.mock('./api', () => ({
   saveSettings: vi.fn(async () => {
     throw { field: 'thresholds.warn_ratio', message: 'warn_ratio = 0.99 is above crit_ratio = 0.95' };
   }),
+  getAutostart: vi.fn(async () => false),
+  setAutostart: vi.fn(async (on: boolean) => on),
   quitApp: vi.fn(),
 }));
 

@@ -19,6 +19,16 @@ export function snooze(minutes: number | null): Promise<number | null> {
   return invoke<number | null>('snooze', { minutes });
 }
 
+/** Whether Headroom starts at login (its autostart entry exists and is on). */
+export function getAutostart(): Promise<boolean> {
+  return invoke<boolean>('get_autostart');
+}
+
+/** Writes or removes the autostart entry; resolves to what the file says now. */
+export function setAutostart(enabled: boolean): Promise<boolean> {
+  return invoke<boolean>('set_autostart', { enabled });
+}
+
 export function quitApp(): Promise<void> {
   return invoke('quit_app');
 }

@@ -9,11 +9,13 @@ const mounted: ReturnType<typeof mount>[] = [];
 afterEach(() => {
   mounted.splice(0).forEach((m) => unmount(m));
   document.body.innerHTML = '';
+  localStorage.clear();
 });
 
-function show(problems: Dashboard['problems']): HTMLElement {
+function show(problems: Dashboard['problems'], trayProblem: string | null = null): HTMLElement {
   const dash = new Dashboard();
   dash.problems = problems;
+  dash.trayProblem = trayProblem;
   const target = document.createElement('div');
   document.body.appendChild(target);
   mounted.push(mount(Banners, { target, props: { dash } }));
@@ -35,5 +37,32 @@ describe('source problems', () => {
     const el = show([{ source: 'mta', message: 'sampling timed out', kind: 'failed' }]);
     expect(el.textContent).toContain('Could not read mta: sampling timed out');
     expect(el.querySelector('[data-testid="source-absent"]')).toBeNull();
+  });
+});
+
+describe('the tray note', () => {
+  const noHost = 'no StatusNotifier host is on the session bus to show it. … apt install gnome-shell-extension-appindicator …';
+
+  it('says why no tray icon is seen, the fix, and that closing minimizes', () => {
+    const el = show([], noHost);
+    const note = el.querySelector('[data-testid="tray-problem"]');
+    expect(note?.textContent).toContain('gnome-shell-extension-appindicator');
+    expect(note?.textContent).toContain('Closing this window minimizes it');
+    expect(note?.textContent).not.toContain('quits');
+  });
+
+  it('is said once: dismissed, it stays away in later windows while the reason is the same', () => {
+    const el = show([], noHost);
+    (el.querySelector('[data-testid="tray-problem-dismiss"]') as HTMLButtonElement).click();
+    flushSync();
+    expect(el.querySelector('[data-testid="tray-problem"]')).toBeNull();
+    const again = show([], noHost);
+    expect(again.querySelector('[data-testid="tray-problem"]')).toBeNull();
+    const other = show([], 'libayatana-appindicator3 is not installed');
+    expect(other.querySelector('[data-testid="tray-problem"]')?.textContent).toContain('libayatana');
+  });
+
+  it('is absent while the tray icon is seen', () => {
+    expect(show([]).querySelector('[data-testid="tray-problem"]')).toBeNull();
   });
 });

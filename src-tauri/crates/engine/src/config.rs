@@ -354,7 +354,13 @@ impl fmt::Display for ConfigError {
 
 /// Where the configuration file lives: `$XDG_CONFIG_HOME/headroom/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("headroom").join("config.toml"))
+    config_home().map(|d| d.join("headroom").join("config.toml"))
+}
+
+/// The user's configuration directory: `$XDG_CONFIG_HOME`, or `~/.config` when it is
+/// unset or not absolute (as the XDG Base Directory spec says).
+pub fn config_home() -> Option<PathBuf> {
+    xdg_dir("XDG_CONFIG_HOME", ".config")
 }
 
 /// Where history and other state live: `$XDG_DATA_HOME/headroom`.
