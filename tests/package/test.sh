@@ -41,6 +41,8 @@ step "lintian"
 lintian --fail-on error,warning --display-info "$cli_deb" "$app_deb" || fail "lintian found errors or warnings (above)"
 
 root=$(mktemp -d /var/tmp/headroom-pkgtest.XXXXXX)
+# A root directory others can enter: man-db's triggers run as the user man.
+chmod 755 "$root"
 xvfb_pid=""
 app_pid=""
 cleanup() {

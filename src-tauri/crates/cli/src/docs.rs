@@ -59,8 +59,13 @@ mod tests {
         let dir = tempfile_dir();
         assert_eq!(man_pages(&dir), 0);
         let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .expect("the pages' directory")
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         names.sort();
         for sub in Cli::command().get_subcommands() {
@@ -70,13 +75,13 @@ mod tests {
             let page = format!("headroom-cli-{}.1", sub.get_name());
             assert!(names.contains(&page), "no {page} in {names:?}");
         }
-        let main = std::fs::read_to_string(dir.join("headroom-cli.1")).unwrap();
+        let main = std::fs::read_to_string(dir.join("headroom-cli.1")).expect("the main page");
         assert!(main.contains(".TH headroom-cli 1"), "{main}");
         assert!(
             main.contains("Nagios"),
             "the subcommands' help is in the page"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).expect("remove the pages");
     }
 
     fn tempfile_dir() -> std::path::PathBuf {
