@@ -7,6 +7,27 @@ use std::time::Duration;
 
 use crate::bins::wait_for;
 
+/// CPU is always at or above a warning ratio of 0 and can never reach 2.0; every other
+/// item gets limits it cannot reach and a forecast horizon too short to watch, and no
+/// mail server is read (a stopped one is critical whatever the ratios), so the only
+/// thing to announce is the CPU warning.
+pub const CPU_ALWAYS_WARNING: &str = "\
+[monitor]
+interval_secs = 0.5
+
+[mta]
+kind = \"none\"
+
+[thresholds]
+warn_ratio = 50.0
+crit_ratio = 100.0
+forecast_horizon_mins = 0.0001
+
+[thresholds.items.cpu]
+warn_ratio = 0.0
+crit_ratio = 2.0
+";
+
 pub struct Desktop {
     pub display: String,
     pub bus_address: String,

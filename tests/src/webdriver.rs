@@ -207,14 +207,7 @@ impl Driver {
             &self.s(&format!("/element/{element}/clear")),
             Some(json!({})),
         )?;
-        self.request(
-            "POST",
-            &self.s(&format!("/element/{element}/value")),
-            Some(
-                json!({"text": text, "value": text.chars().map(String::from).collect::<Vec<_>>()}),
-            ),
-        )
-        .map(|_| ())
+        self.press(element, text)
     }
 
     /// The current value property of an input.

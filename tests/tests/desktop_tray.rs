@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use headroom_tests::bins::{artifacts_dir, bin, wait_for};
-use headroom_tests::desktop::{BusWatch, Desktop};
+use headroom_tests::desktop::{BusWatch, Desktop, CPU_ALWAYS_WARNING};
 use headroom_tests::tray;
 use headroom_tests::webdriver::Driver;
 
@@ -31,25 +31,6 @@ kind = \"none\"
 warn_ratio = 40.0
 crit_ratio = 50.0
 forecast_horizon_mins = 0.0001
-";
-
-/// CPU is always at or above a warning ratio of 0 and never reaches 2.0; nothing else
-/// can rise: the one thing to announce is the CPU warning.
-const CPU_ALWAYS_WARNING: &str = "\
-[monitor]
-interval_secs = 0.5
-
-[mta]
-kind = \"none\"
-
-[thresholds]
-warn_ratio = 50.0
-crit_ratio = 100.0
-forecast_horizon_mins = 0.0001
-
-[thresholds.items.cpu]
-warn_ratio = 0.0
-crit_ratio = 2.0
 ";
 
 fn write_config(desktop: &Desktop, text: &str) -> String {

@@ -453,27 +453,7 @@ fn the_monitor_watches_the_domain_items_when_asked() {
     assert_eq!(v["status"], "critical");
 
     // watch --json: the first levels of the domain items arrive within a few ticks.
-    let mut child = Command::new(bin("headroom-cli"))
-        .args(["watch", "--json", "--config"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run headroom-cli watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, rx) = watch_json(&file);
     let mut seen = std::collections::BTreeMap::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while seen.len() < 3 && std::time::Instant::now() < deadline {
@@ -555,27 +535,7 @@ fn gmail_ptr_deferrals_name_the_missing_ptr_in_watch_json() {
     std::fs::write(&log, "").expect("create the mail log");
     let file = dir.path().join("config.toml");
     std::fs::write(&file, ptr_less_config(&nsd, &log)).expect("write config");
-    let mut child = Command::new(bin("headroom-cli"))
-        .args(["watch", "--json", "--config"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run headroom-cli watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, rx) = watch_json(&file);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut appended = false;
     let mut throttling = None;
@@ -784,4 +744,31 @@ fn a_silent_resolver_costs_a_default_check_at_most_its_budget() {
         "{note}"
     );
     drop(silent);
+}
+
+/// `headroom-cli watch --json --config FILE`, its lines arriving on the receiver as it
+/// prints them (the test reacts to one line before the next comes).
+fn watch_json(file: &std::path::Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(bin("headroom-cli"))
+        .args(["watch", "--json", "--config"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run headroom-cli watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
 }

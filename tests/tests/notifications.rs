@@ -5,7 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use headroom_tests::bins::{bin, wait_for};
-use headroom_tests::desktop::{BusWatch, Desktop};
+use headroom_tests::desktop::{BusWatch, Desktop, CPU_ALWAYS_WARNING};
 
 /// Starts the app with `config`; its log goes to `app.log` in the desktop's folder
 /// (a file, not a pipe nobody reads, so the app can never block on it).
@@ -23,27 +23,6 @@ fn start_app(desktop: &Desktop, config: &str, extra: &[&str]) -> (Child, std::pa
         .expect("start headroom");
     (child, log)
 }
-
-/// CPU is always at or above a warning ratio of 0 and can never reach 2.0; every other
-/// item gets limits it cannot reach and a forecast horizon too short to watch, and no
-/// mail server is read (a stopped one is critical whatever the ratios), so the only
-/// thing to announce is the CPU warning.
-const CPU_ALWAYS_WARNING: &str = "\
-[monitor]
-interval_secs = 0.5
-
-[mta]
-kind = \"none\"
-
-[thresholds]
-warn_ratio = 50.0
-crit_ratio = 100.0
-forecast_horizon_mins = 0.0001
-
-[thresholds.items.cpu]
-warn_ratio = 0.0
-crit_ratio = 2.0
-";
 
 #[test]
 fn a_standing_warning_is_notified_exactly_once() {

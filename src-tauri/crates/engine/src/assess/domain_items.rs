@@ -202,14 +202,7 @@ mod tests {
     const NOW: Ts = 1_800_000_000.0;
 
     fn f(item: ItemId, subject: &str, result: Verdict, detail: &str) -> Finding {
-        Finding {
-            item,
-            subject: subject.into(),
-            zone: (item == ItemId::Dnsbl).then(|| "zen.spamhaus.org".to_string()),
-            result,
-            answer: None,
-            detail: detail.into(),
-        }
+        Finding::sample(item, subject, result, detail)
     }
 
     fn reading(findings: Vec<Finding>, certs: Vec<ServedCert>) -> DomainReading {

@@ -173,14 +173,7 @@ mod tests {
     use super::*;
 
     fn finding(item: ItemId, subject: &str, result: Verdict, detail: &str) -> Finding {
-        Finding {
-            item,
-            subject: subject.into(),
-            zone: (item == ItemId::Dnsbl).then(|| "zen.spamhaus.org".to_string()),
-            result,
-            answer: None,
-            detail: detail.into(),
-        }
+        Finding::sample(item, subject, result, detail)
     }
 
     fn reading(findings: Vec<Finding>) -> DomainReading {

@@ -89,6 +89,21 @@ pub struct Finding {
     pub detail: String,
 }
 
+#[cfg(test)]
+impl Finding {
+    /// A finding for unit tests: no answer; dnsbl findings are in zen.spamhaus.org.
+    pub(crate) fn sample(item: ItemId, subject: &str, result: Verdict, detail: &str) -> Finding {
+        Finding {
+            item,
+            subject: subject.into(),
+            zone: (item == ItemId::Dnsbl).then(|| "zen.spamhaus.org".to_string()),
+            result,
+            answer: None,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Why the checks run: because the admin asked, or by default on a mail server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
