@@ -42,8 +42,12 @@ shlibs_of() {
   printf 'Source: headroom\n\nPackage: headroom\nArchitecture: any\n' >"$dir/debian/control"
   local abs=()
   for f in "$@"; do abs+=("$(realpath "$f")"); done
-  (cd "$dir" && dpkg-shlibdeps -O "${abs[@]}" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
+  local deps
+  deps=$(cd "$dir" && dpkg-shlibdeps -O "${abs[@]}" | sed -n 's/^shlibs:Depends=//p')
   rm -rf "$dir"
+  # A package without its libraries in Depends would install and then not start.
+  [ -n "$deps" ] || { echo "package.sh: dpkg-shlibdeps derived no Depends for $*" >&2; return 1; }
+  echo "$deps"
 }
 
 # merge_depends LIST...: one entry per package, a versioned entry beating a bare one.
@@ -110,6 +114,7 @@ install -m 644 contrib/systemd/headroom-agent.service "$cli/lib/systemd/system/h
 chmod 644 "$cli"/usr/share/*/completions/* "$cli"/usr/share/*/vendor*/*
 doc_files "$cli" headroom-cli
 install -m 755 packaging/headroom-cli/postinst packaging/headroom-cli/prerm packaging/headroom-cli/postrm "$cli/DEBIAN/"
+cli_shlibs=$(shlibs_of "$cli/usr/bin/headroom-cli")
 cat >"$cli/DEBIAN/control" <<EOF
 Package: headroom-cli
 Version: $version
@@ -117,7 +122,7 @@ Architecture: $arch
 Maintainer: $MAINTAINER
 Section: mail
 Priority: optional
-Depends: $(merge_depends "$(shlibs_of "$cli/usr/bin/headroom-cli")" "adduser")
+Depends: $(merge_depends "$cli_shlibs" "adduser")
 Recommends: ca-certificates
 Suggests: headroom
 Homepage: https://github.com/headroom-mail/headroom
@@ -145,7 +150,8 @@ chmod 644 "$app/usr/share/man/man1/headroom.1.gz"
 tauri_depends=$(sed -n 's/^Depends: //p' "$app/DEBIAN/control")
 # libayatana-appindicator3 is opened at run time (the tray), so neither shlibdeps nor
 # Tauri's list names it.
-depends=$(merge_depends "$tauri_depends" "$(shlibs_of "$app/usr/bin/headroom")" \
+app_shlibs=$(shlibs_of "$app/usr/bin/headroom")
+depends=$(merge_depends "$tauri_depends" "$app_shlibs" \
   "libayatana-appindicator3-1" "headroom-cli (= $version)")
 python3 - "$app/DEBIAN/control" "$depends" "$MAINTAINER" <<'EOF'
 import sys, textwrap
