@@ -145,11 +145,11 @@ fn split_list(v: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Exim lists: colon-separated (several certificates for several key types).
+/// Exim lists (several certificates for several key types), read as Exim reads any
+/// list: see [`super::local::exim_list`].
 fn split_exim_list(v: &str) -> Vec<PathBuf> {
-    v.split(':')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    super::local::exim_list(v)
+        .into_iter()
         .map(PathBuf::from)
         .collect()
 }
