@@ -16,8 +16,7 @@ cd "$(dirname "$0")/.."
 # One maintainer line for both packages.
 MAINTAINER="Headroom contributors <headroom-mail@users.noreply.github.com>"
 
-version=$(cargo metadata --no-deps --format-version 1 |
-  python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "headroom-cli"))')
+version=$(scripts/version.sh)
 arch=$(dpkg --print-architecture)
 out=target/packages
 work=$out/work

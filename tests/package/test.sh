@@ -15,8 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-version=$(cargo metadata --no-deps --format-version 1 |
-  python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "headroom-cli"))')
+version=$(scripts/version.sh)
 arch=$(dpkg --print-architecture)
 cli_deb=target/packages/headroom-cli_${version}_${arch}.deb
 app_deb=target/packages/headroom_${version}_${arch}.deb
@@ -59,8 +58,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-  DEBIAN_FRONTEND=noninteractive "$@"; }
+# The environment of every command in the root: nothing of the host's.
+root_env=(PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
+in_root() { chroot "$root" env -i "${root_env[@]}" DEBIAN_FRONTEND=noninteractive "$@"; }
 
 step "a fresh Debian 12 root ($root) from $mirror"
 start=$(date +%s)
@@ -166,7 +166,7 @@ done
 # so no host directory is mounted into it.
 mkdir -p "$root/tmp/xdg" && chmod 700 "$root/tmp/xdg"
 start_ns=$(python3 -c 'import time; print(time.monotonic_ns())')
-setsid chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DISPLAY="$display" \
+setsid chroot "$root" env -i "${root_env[@]}" DISPLAY="$display" \
   XDG_RUNTIME_DIR=/tmp/xdg WEBKIT_DISABLE_COMPOSITING_MODE=1 NO_AT_BRIDGE=1 \
   dbus-run-session -- headroom >"$artifacts/package-app.log" 2>&1 &
 app_pid=$!
