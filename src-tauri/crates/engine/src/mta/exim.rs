@@ -33,6 +33,20 @@ pub fn find_exim() -> Option<PathBuf> {
     command::find_program(&["/usr/sbin/exim4", "/usr/sbin/exim", "/usr/local/sbin/exim"])
 }
 
+/// The file `exim -C` is given for `[mta] config_dir`: the path itself, or for a
+/// directory the exim4.conf / exim.conf in it.
+pub fn config_file(config: PathBuf) -> PathBuf {
+    if config.is_dir() {
+        ["exim4.conf", "exim.conf", "exim4.conf.template"]
+            .iter()
+            .map(|f| config.join(f))
+            .find(|f| f.is_file())
+            .unwrap_or(config)
+    } else {
+        config
+    }
+}
+
 pub struct Exim {
     binary: Option<PathBuf>,
     /// A configuration file other than the compiled-in one (`exim -C FILE`).
@@ -67,20 +81,9 @@ const DEFAULT_CONFIGS: &[&str] = &[
 impl Exim {
     /// `config`: a configuration file, or a directory holding exim4.conf / exim.conf.
     pub fn new(config: Option<PathBuf>) -> Self {
-        let config = config.map(|c| {
-            if c.is_dir() {
-                ["exim4.conf", "exim.conf", "exim4.conf.template"]
-                    .iter()
-                    .map(|f| c.join(f))
-                    .find(|f| f.is_file())
-                    .unwrap_or(c)
-            } else {
-                c
-            }
-        });
         Exim {
             binary: find_exim(),
-            config,
+            config: config.map(config_file),
             cached: None,
             daemon: None,
         }
@@ -189,7 +192,7 @@ impl Exim {
             }
             .into());
         }
-        Ok(crate::mta::postfix::config::parse_name_values(&out.stdout))
+        Ok(command::name_values(&out.stdout).collect())
     }
 }
 
