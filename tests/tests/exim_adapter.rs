@@ -111,7 +111,8 @@ fn exim_limits_spool_and_per_host_connections() {
 /// when no transport names one.
 #[tokio::test]
 async fn the_domain_checks_send_from_exims_transport_interface() {
-    use headroom_engine::domain::local::{Mta, Subjects};
+    use headroom_engine::domain::Subjects;
+    use headroom_engine::mta::settings::Mta;
     let bin = match headroom_tests::exim::binary() {
         Ok(b) => b,
         Err(e) => {

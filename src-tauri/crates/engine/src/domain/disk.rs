@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use super::local::{name_values, run, Mta};
+use crate::mta::exim_list::exim_list;
+use crate::mta::postfix;
+use crate::mta::settings::Mta;
 
 /// Largest certificate file read: a chain of a few certificates is a few KiB.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -35,19 +37,20 @@ pub struct DiskCerts {
 /// when it has none configured (no TLS, or an Exim path that expands per connection).
 pub async fn configured(mta: &Mta, port: u16) -> Result<Option<DiskCerts>, String> {
     let (source, files) = match mta {
-        Mta::Postfix {
-            postconf,
-            config_dir,
-        } => {
-            let main = mta.settings(&POSTFIX_PARAMS).await?;
-            let overrides = service_overrides(postconf, config_dir.as_deref(), port).await?;
+        Mta::Postfix { .. } => {
+            let main = mta
+                .settings(&POSTFIX_PARAMS)
+                .await
+                .map_err(|e| e.to_string())?;
+            let overrides = service_overrides(mta, port).await?;
             // A service's -o value replaces main.cf's for that parameter only.
             let value = |name: &str| {
                 overrides
                     .iter()
-                    .chain(main.iter())
                     .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v)
+                    .or_else(|| main.get(name))
+                    .cloned()
                     .unwrap_or_default()
             };
             let chain = value("smtpd_tls_chain_files");
@@ -72,10 +75,9 @@ pub async fn configured(mta: &Mta, port: u16) -> Result<Option<DiskCerts>, Strin
         Mta::Exim { .. } => {
             let v = mta
                 .settings(&["tls_certificate"])
-                .await?
-                .into_iter()
-                .find(|(k, _)| k == "tls_certificate")
-                .map(|(_, v)| v)
+                .await
+                .map_err(|e| e.to_string())?
+                .remove("tls_certificate")
                 .unwrap_or_default();
             if v.contains('$') {
                 // Expanded per connection (SNI): there is no one file to compare with.
@@ -100,41 +102,21 @@ pub async fn configured(mta: &Mta, port: u16) -> Result<Option<DiskCerts>, Strin
 
 /// The `-o` overrides of the certificate parameters in the master.cf inet services
 /// listening on `port` (`postconf -P`: `service/type/parameter = value`).
-async fn service_overrides(
-    postconf: &Path,
-    config_dir: Option<&Path>,
-    port: u16,
-) -> Result<Vec<(String, String)>, String> {
-    let dir = config_dir.map(|d| d.display().to_string());
-    let mut args: Vec<&str> = Vec::new();
-    if let Some(d) = &dir {
-        args.extend(["-c", d.as_str()]);
-    }
-    args.extend(["-P", "-x"]);
-    let out = run(postconf, &args).await?;
-    Ok(name_values(&out)
+async fn service_overrides(mta: &Mta, port: u16) -> Result<Vec<(String, String)>, String> {
+    Ok(mta
+        .service_overrides()
+        .await
+        .map_err(|e| e.to_string())?
         .into_iter()
         .filter_map(|(key, value)| {
             let mut parts = key.splitn(3, '/');
             let (service, kind, param) = (parts.next()?, parts.next()?, parts.next()?);
             (kind == "inet"
-                && service_port(service) == Some(port)
+                && postfix::endpoint(service).1 == Some(port)
                 && POSTFIX_PARAMS.contains(&param))
             .then(|| (param.to_string(), value))
         })
         .collect())
-}
-
-/// The port of a master.cf inet service name: `smtp`, `2525`, `127.0.0.1:2525`,
-/// `[::1]:submission`.
-pub fn service_port(name: &str) -> Option<u16> {
-    let port = name.rsplit_once(':').map_or(name, |(_, p)| p);
-    port.parse().ok().or(match port {
-        "smtp" => Some(25),
-        "submission" => Some(587),
-        "smtps" | "submissions" => Some(465),
-        _ => None,
-    })
 }
 
 /// Postfix lists: separated by commas or white space.
@@ -146,12 +128,9 @@ fn split_list(v: &str) -> Vec<PathBuf> {
 }
 
 /// Exim lists (several certificates for several key types), read as Exim reads any
-/// list: see [`super::local::exim_list`].
+/// list: see [`exim_list`].
 fn split_exim_list(v: &str) -> Vec<PathBuf> {
-    super::local::exim_list(v)
-        .into_iter()
-        .map(PathBuf::from)
-        .collect()
+    exim_list(v).into_iter().map(PathBuf::from).collect()
 }
 
 /// The certificates in a PEM file (keys in the same file are skipped).
@@ -181,15 +160,6 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn service_names_give_their_ports() {
-        assert_eq!(service_port("smtp"), Some(25));
-        assert_eq!(service_port("127.0.0.1:2525"), Some(2525));
-        assert_eq!(service_port("[::1]:submission"), Some(587));
-        assert_eq!(service_port("submissions"), Some(465));
-        assert_eq!(service_port("pickup"), None);
-    }
 
     #[test]
     fn lists_split_as_each_mta_writes_them() {

@@ -10,6 +10,7 @@
 //! hickory-resolver (the system's resolvers or `[dns] resolver`), answers are kept for
 //! their TTL, and no look-up that failed is ever reported as a problem found.
 
+pub mod addrs;
 pub mod cause;
 pub mod disk;
 pub mod dmarc;
@@ -297,7 +298,7 @@ pub async fn check_all<D: Dns>(
         .iter()
         .filter(|p| p.tls != TlsMode::None)
         .collect();
-    let mta = local::Mta::from_config(&cfg.mta);
+    let mta = crate::mta::settings::Mta::from_config(&cfg.mta);
     // Left out by default, unknown when asked for.
     let has_outbound = asked || !subjects.outbound.is_empty();
     let has_domains = asked || !subjects.domains.is_empty();
@@ -312,7 +313,7 @@ pub async fn check_all<D: Dns>(
             let (private, public): (Vec<IpAddr>, Vec<IpAddr>) = subjects
                 .outbound
                 .iter()
-                .partition(|ip| local::is_private_or_local(**ip));
+                .partition(|ip| addrs::is_private_or_local(**ip));
             let mut found: Vec<Finding> = private
                 .iter()
                 .map(|ip| Finding {

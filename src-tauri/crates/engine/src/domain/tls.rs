@@ -19,11 +19,12 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::addrs::is_this_host;
 use super::disk::{self, DiskCerts};
-use super::local::{is_this_host, Mta};
 use super::{Finding, Verdict};
 use crate::config::{ProbeTarget, TlsMode};
 use crate::item::ItemId;
+use crate::mta::settings::Mta;
 use crate::time::Ts;
 
 /// The served leaf certificate's validity, for the item's deadline.

@@ -289,6 +289,16 @@ fn read_line_bounded(
     }
 }
 
+/// The `name = value` lines of what `postconf` and `exim -bP` print, in printed order
+/// (collect them into a map to look names up). A line without ` =` (Exim's
+/// `no_body_only`, a transport's `remote_smtp transport:`) is not a setting.
+pub fn name_values(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.lines().filter_map(|l| {
+        let (k, v) = l.split_once(" =")?;
+        Some((k.trim().to_string(), v.trim().to_string()))
+    })
+}
+
 /// The first of `candidates` that exists as a file.
 pub fn find_program(candidates: &[&str]) -> Option<std::path::PathBuf> {
     candidates
@@ -308,6 +318,14 @@ mod tests {
         let r = run(Path::new("/bin/sleep"), &["30"], Duration::from_millis(300));
         assert!(r.expect_err("an error").to_string().contains("killed"));
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn settings_are_the_lines_with_an_equals_sign() {
+        let text = "a = b\nempty =\nno_body_only\nc = x = y\n";
+        let got: Vec<(String, String)> = name_values(text).collect();
+        let want = [("a", "b"), ("empty", ""), ("c", "x = y")].map(|(k, v)| (k.into(), v.into()));
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::mta::exim_list::exim_list;
 use crate::mta::{
     command, CommandError, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState,
     QueueCounts, QueueFs, QueueLister, QueueSpaceLimit, ServiceSample,
@@ -31,6 +32,20 @@ pub const OPTIONS: &[&str] = &[
 
 pub fn find_exim() -> Option<PathBuf> {
     command::find_program(&["/usr/sbin/exim4", "/usr/sbin/exim", "/usr/local/sbin/exim"])
+}
+
+/// The file `exim -C` is given for `[mta] config_dir`: the path itself, or for a
+/// directory the exim4.conf / exim.conf in it.
+pub fn config_file(config: PathBuf) -> PathBuf {
+    if config.is_dir() {
+        ["exim4.conf", "exim.conf", "exim4.conf.template"]
+            .iter()
+            .map(|f| config.join(f))
+            .find(|f| f.is_file())
+            .unwrap_or(config)
+    } else {
+        config
+    }
 }
 
 pub struct Exim {
@@ -67,20 +82,9 @@ const DEFAULT_CONFIGS: &[&str] = &[
 impl Exim {
     /// `config`: a configuration file, or a directory holding exim4.conf / exim.conf.
     pub fn new(config: Option<PathBuf>) -> Self {
-        let config = config.map(|c| {
-            if c.is_dir() {
-                ["exim4.conf", "exim.conf", "exim4.conf.template"]
-                    .iter()
-                    .map(|f| c.join(f))
-                    .find(|f| f.is_file())
-                    .unwrap_or(c)
-            } else {
-                c
-            }
-        });
         Exim {
             binary: find_exim(),
-            config,
+            config: config.map(config_file),
             cached: None,
             daemon: None,
         }
@@ -189,7 +193,7 @@ impl Exim {
             }
             .into());
         }
-        Ok(crate::mta::postfix::config::parse_name_values(&out.stdout))
+        Ok(command::name_values(&out.stdout).collect())
     }
 }
 
@@ -203,6 +207,17 @@ pub fn parse_size(v: &str) -> Option<u64> {
         _ => (v, 1),
     };
     num.trim().parse::<u64>().ok().map(|n| n * mult)
+}
+
+/// The numeric ports of `daemon_smtp_ports`, an Exim list like any other (the daemon
+/// reads it with `string_nextinlist`: `:` or the separator after `<`; a comma is not a
+/// separator, and `25,587` stops the daemon with "invalid SMTP port"). Service names
+/// (`smtp`, the default) are not resolved and are left out.
+pub fn daemon_ports(value: &str) -> Vec<u16> {
+    exim_list(value)
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// Messages in the spool: one `-H` file per message, in `input/` or its 62 split
@@ -276,13 +291,9 @@ impl MtaSource for Exim {
         let children = daemon
             .map(|d| procfs::children_named(d, &["exim4", "exim"]).len() as u64)
             .unwrap_or(0);
-        let ports: Vec<u16> = opts
+        let ports = opts
             .get("daemon_smtp_ports")
-            .map(|p| {
-                p.split([':', ','])
-                    .filter_map(|x| x.trim().parse().ok())
-                    .collect()
-            })
+            .map(|p| daemon_ports(p))
             .unwrap_or_default();
         // The daemon forks a child per connection: with no child and nothing waiting
         // to be accepted there is no connection, and the cheap listener dump suffices.
@@ -371,6 +382,15 @@ mod tests {
         assert_eq!(parse_size("10M"), Some(10 * 1024 * 1024));
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn daemon_ports_are_an_exim_list() {
+        assert_eq!(daemon_ports("25 : 465 : 587"), [25, 465, 587]);
+        assert_eq!(daemon_ports("<; 25 ; 2525"), [25, 2525]);
+        assert_eq!(daemon_ports("2525"), [2525]);
+        // Exim itself refuses a comma ("invalid SMTP port: 25,587").
+        assert!(daemon_ports("25,587").is_empty());
     }
 
     #[test]

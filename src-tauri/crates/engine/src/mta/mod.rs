@@ -5,16 +5,21 @@
 //! /proc, statvfs, cached postconf), `lister` hands out the slow full listing of the
 //! queue (`postqueue -j`) that the monitor runs in its own task at a slower cadence so
 //! it never delays a tick. Sources read and report; [`crate::assess`] decides.
+//!
+//! The domain checks ask the same programs for other settings, by name and on demand,
+//! through [`settings`].
 
 pub mod command;
 mod error;
 pub mod exim;
+pub mod exim_list;
 mod listing;
 pub mod opensmtpd;
 pub mod postfix;
 pub mod procfs;
 mod sample;
 pub mod sendmail;
+pub mod settings;
 pub mod sockets;
 
 pub use error::{CommandError, MtaError};
@@ -74,7 +79,7 @@ pub fn postfix_maillog_file(config: &MtaConfig) -> Option<std::path::PathBuf> {
     if chosen_kind(config.kind)? != MtaKind::Postfix {
         return None;
     }
-    let postconf = command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"])?;
+    let postconf = postfix::find_postconf()?;
     let dir = config.config_dir.as_ref().map(|d| d.display().to_string());
     let mut args: Vec<&str> = Vec::new();
     if let Some(d) = &dir {

@@ -166,7 +166,7 @@ pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig,
         }
         .into());
     }
-    let params = parse_name_values(&out.stdout);
+    let params: BTreeMap<String, String> = command::name_values(&out.stdout).collect();
 
     let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
     args.push("-F");
@@ -198,21 +198,11 @@ pub fn read(postconf: &Path, config_dir: Option<&Path>) -> Result<PostfixConfig,
     })
 }
 
-/// "name = value" lines.
-pub fn parse_name_values(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(" =")?;
-            Some((k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect()
-}
-
 /// `postconf -F` output → smtpd and postscreen services with their process limits.
 pub fn parse_services(text: &str, default_limit: Option<u64>) -> Vec<MasterService> {
     // (name, type) → (process_limit, command).
     let mut fields: BTreeMap<(String, String), (Option<String>, Option<String>)> = BTreeMap::new();
-    for (key, value) in parse_name_values(text) {
+    for (key, value) in command::name_values(text) {
         // Service names may contain '/' in principle; the type and field are the last two.
         let mut parts = key.rsplitn(3, '/');
         let (Some(field), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next())

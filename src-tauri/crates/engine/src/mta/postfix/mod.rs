@@ -41,12 +41,18 @@ type Stamp = [Option<(SystemTime, u64, u64)>; 3];
 /// permission, a postconf that timed out), rather than every tick.
 const RETRY_FAILED_POSTCONF: Duration = Duration::from_secs(60);
 
+/// Where postconf is installed (the Postfix adapter, its log-file lookup and the
+/// settings the domain checks ask for all run this one).
+pub fn find_postconf() -> Option<PathBuf> {
+    command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"])
+}
+
 impl Postfix {
     /// `config_dir`: another instance's configuration directory (`postconf -c DIR`).
     pub fn new(config_dir: Option<PathBuf>) -> Self {
         Postfix {
             config_dir,
-            postconf: command::find_program(&["/usr/sbin/postconf", "/usr/local/sbin/postconf"]),
+            postconf: find_postconf(),
             postqueue: command::find_program(&["/usr/sbin/postqueue", "/usr/local/sbin/postqueue"]),
             cached: None,
             counted: Arc::new(AtomicU64::new(showq::NOT_COUNTED)),
@@ -389,6 +395,8 @@ mod tests {
             (Some(IpAddr::from([127, 0, 0, 1])), Some(2600))
         );
         assert_eq!(endpoint("[::1]:submission").1, Some(587));
+        assert_eq!(endpoint("submissions").1, Some(465));
+        assert_eq!(endpoint("pickup").1, None);
     }
 
     #[test]
