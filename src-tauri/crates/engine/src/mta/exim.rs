@@ -13,7 +13,7 @@ use crate::mta::{
     command, CommandError, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState,
     QueueCounts, QueueFs, QueueLister, QueueSpaceLimit, ServiceSample,
 };
-use crate::mta::{procfs, sockets};
+use crate::mta::{procfs, service_port, sockets};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,6 +64,8 @@ pub struct Exim {
 struct Settings {
     options: BTreeMap<String, String>,
     version: Option<String>,
+    /// Resolved with the options: the daemon resolved them once, when it started.
+    ports: DaemonPorts,
 }
 
 type Stamp = Vec<Option<(SystemTime, u64, u64)>>;
@@ -124,6 +126,10 @@ impl Exim {
         };
         if !fresh {
             let read = self.options().map(|options| Settings {
+                ports: daemon_ports(
+                    options.get("daemon_smtp_ports").map_or("", String::as_str),
+                    Path::new(service_port::ETC_SERVICES),
+                ),
                 options,
                 version: self.run(&["-bV"]).ok().and_then(|v| {
                     v.stdout
@@ -209,15 +215,28 @@ pub fn parse_size(v: &str) -> Option<u64> {
     num.trim().parse::<u64>().ok().map(|n| n * mult)
 }
 
-/// The numeric ports of `daemon_smtp_ports`, an Exim list like any other (the daemon
-/// reads it with `string_nextinlist`: `:` or the separator after `<`; a comma is not a
-/// separator, and `25,587` stops the daemon with "invalid SMTP port"). Service names
-/// (`smtp`, the default) are not resolved and are left out.
-pub fn daemon_ports(value: &str) -> Vec<u16> {
-    exim_list(value)
-        .iter()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+/// The ports `daemon_smtp_ports` names, and the items that name none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DaemonPorts {
+    pub ports: Vec<u16>,
+    /// Neither a number nor a TCP service in the services file: not watched.
+    pub unknown: Vec<String>,
+}
+
+/// `daemon_smtp_ports`, an Exim list like any other (the daemon reads it with
+/// `string_nextinlist`: `:` or the separator after `<`; a comma is not a separator, and
+/// `25,587` stops the daemon with "invalid SMTP port"). Items are numbers or service
+/// names the daemon looks up with getservbyname: the default, kept by Debian, is
+/// `smtp`. `services` is the file the names are looked up in (/etc/services).
+pub fn daemon_ports(value: &str, services: &Path) -> DaemonPorts {
+    let mut read = DaemonPorts::default();
+    for item in exim_list(value) {
+        match service_port::lookup_in(services, &item) {
+            Some(port) => read.ports.push(port),
+            None => read.unknown.push(item),
+        }
+    }
+    read
 }
 
 /// Messages in the spool: one `-H` file per message, in `input/` or its 62 split
@@ -291,10 +310,15 @@ impl MtaSource for Exim {
         let children = daemon
             .map(|d| procfs::children_named(d, &["exim4", "exim"]).len() as u64)
             .unwrap_or(0);
-        let ports = opts
-            .get("daemon_smtp_ports")
-            .map(|p| daemon_ports(p))
-            .unwrap_or_default();
+        // A daemon that runs resolved every name (an unknown one stops it at start):
+        // one we cannot resolve means our services file is not the one it read.
+        for item in &settings.ports.unknown {
+            s.notes.push(format!(
+                "daemon_smtp_ports names {item:?}, which is neither a port number nor a TCP service in {}: its listener is not watched (write the port number)",
+                service_port::ETC_SERVICES
+            ));
+        }
+        let ports = settings.ports.ports.clone();
         // The daemon forks a child per connection: with no child and nothing waiting
         // to be accepted there is no connection, and the cheap listener dump suffices.
         let mut sockets = sockets::tcp_sockets_on(&ports, children > 0);
@@ -384,13 +408,57 @@ mod tests {
         assert_eq!(parse_size(""), None);
     }
 
+    /// A services file with a mail port of its own, so tests never read the host's.
+    fn services() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().expect("tempfile");
+        std::fs::write(
+            f.path(),
+            "smtp\t\t25/tcp\t\tmail\nsubmission\t587/tcp\nmailalt\t\t2526/tcp\t# local\n",
+        )
+        .expect("write");
+        f
+    }
+
+    fn ports(value: &str) -> Vec<u16> {
+        daemon_ports(value, services().path()).ports
+    }
+
     #[test]
-    fn daemon_ports_are_an_exim_list() {
-        assert_eq!(daemon_ports("25 : 465 : 587"), [25, 465, 587]);
-        assert_eq!(daemon_ports("<; 25 ; 2525"), [25, 2525]);
-        assert_eq!(daemon_ports("2525"), [2525]);
-        // Exim itself refuses a comma ("invalid SMTP port: 25,587").
-        assert!(daemon_ports("25,587").is_empty());
+    fn daemon_ports_are_an_exim_list_of_numbers() {
+        assert_eq!(ports("25 : 465 : 587"), [25, 465, 587]);
+        assert_eq!(ports("2525"), [2525]);
+    }
+
+    #[test]
+    fn daemon_ports_read_a_list_with_its_own_separator() {
+        assert_eq!(ports("<; 25 ; 2525"), [25, 2525]);
+        assert_eq!(ports("<; mailalt ; 587"), [2526, 587]);
+    }
+
+    #[test]
+    fn the_default_smtp_names_port_25() {
+        assert_eq!(ports("smtp"), [25]);
+    }
+
+    #[test]
+    fn daemon_ports_resolve_service_names_in_the_services_file() {
+        assert_eq!(ports("mailalt : submission"), [2526, 587]);
+        assert_eq!(ports("mail"), [25]);
+    }
+
+    #[test]
+    fn an_unknown_service_is_skipped_and_named() {
+        let read = daemon_ports("smtp : nosuchservice", services().path());
+        assert_eq!(read.ports, [25]);
+        assert_eq!(read.unknown, ["nosuchservice"]);
+    }
+
+    #[test]
+    fn a_comma_is_no_separator() {
+        // Exim itself refuses it ("invalid SMTP port: 25,587").
+        let read = daemon_ports("25,587", services().path());
+        assert!(read.ports.is_empty());
+        assert_eq!(read.unknown, ["25,587"]);
     }
 
     #[test]

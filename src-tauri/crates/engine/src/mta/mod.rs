@@ -19,6 +19,7 @@ pub mod postfix;
 pub mod procfs;
 mod sample;
 pub mod sendmail;
+pub mod service_port;
 pub mod settings;
 pub mod sockets;
 

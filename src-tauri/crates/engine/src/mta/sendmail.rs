@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::mta::{procfs, sockets};
+use crate::mta::{procfs, service_port, sockets};
 use crate::mta::{
     CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState, QueueCounts, QueueFs,
     QueueLister, QueueSpaceLimit, ServiceSample,
@@ -33,7 +33,7 @@ impl Sendmail {
 }
 
 /// Listeners of `O DaemonPortOptions=Port=2525, Addr=127.0.0.1, Name=MTA` lines (port 25
-/// when not given; `Port=submission` style names are looked up like Postfix's).
+/// when not given; `Port=submission` style names are looked up in /etc/services).
 pub fn parse_daemons(cf: &str) -> Vec<(Option<IpAddr>, u16)> {
     cf.lines()
         .filter_map(|l| l.strip_prefix("O DaemonPortOptions="))
@@ -42,13 +42,7 @@ pub fn parse_daemons(cf: &str) -> Vec<(Option<IpAddr>, u16)> {
             let mut port = Some(25);
             for kv in opts.split(',') {
                 match kv.trim().split_once('=') {
-                    Some(("Port" | "P", v)) => {
-                        port = v
-                            .trim()
-                            .parse()
-                            .ok()
-                            .or_else(|| crate::mta::postfix::endpoint(v.trim()).1)
-                    }
+                    Some(("Port" | "P", v)) => port = service_port::lookup(v),
                     Some(("Addr" | "A", v)) => addr = v.trim().parse().ok(),
                     _ => {}
                 }

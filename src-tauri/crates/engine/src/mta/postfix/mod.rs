@@ -17,11 +17,11 @@ use std::time::{Duration, Instant, SystemTime};
 pub use config::{MasterService, PostfixConfig};
 
 use crate::mta::procfs::{self, Process};
-use crate::mta::sockets;
 use crate::mta::{
     command, CountMethod, Limit, MtaError, MtaKind, MtaSample, MtaSource, MtaState, QueueFs,
     QueueLister, ServiceSample,
 };
+use crate::mta::{service_port, sockets};
 
 pub struct Postfix {
     config_dir: Option<PathBuf>,
@@ -353,33 +353,8 @@ pub fn endpoint(name: &str) -> (Option<IpAddr>, Option<u16>) {
         _ => (None, name),
     };
     let addr = host.and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
-    let port = port.parse::<u16>().ok().or_else(|| service_port(port));
+    let port = service_port::lookup(port);
     (addr, port)
-}
-
-/// /etc/services lookup of a TCP service name.
-fn service_port(name: &str) -> Option<u16> {
-    let known = match name {
-        "smtp" => Some(25),
-        "submission" => Some(587),
-        "smtps" | "submissions" => Some(465),
-        _ => None,
-    };
-    let text = std::fs::read_to_string("/etc/services").ok();
-    text.as_deref()
-        .and_then(|t| {
-            t.lines().find_map(|l| {
-                let l = l.split('#').next()?;
-                let mut f = l.split_whitespace();
-                let svc = f.next()?;
-                let (port, proto) = f.next()?.split_once('/')?;
-                let aliases: Vec<&str> = f.collect();
-                (proto == "tcp" && (svc == name || aliases.contains(&name)))
-                    .then(|| port.parse().ok())
-                    .flatten()
-            })
-        })
-        .or(known)
 }
 
 #[cfg(test)]
