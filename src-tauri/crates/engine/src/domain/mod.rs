@@ -21,6 +21,7 @@ pub mod mail;
 pub mod mta_sts;
 pub mod rdns;
 pub mod resolvers;
+mod served;
 pub mod spf;
 pub mod tls;
 
