@@ -243,6 +243,24 @@ describe('Dashboard', () => {
     expect(dash.shown).toBe(dash.live);
   });
 
+  it('while a range from history is shown, ticks wait and reach the live timeline in one go, in order', async () => {
+    const { dash, push } = await started();
+    push(tick(1, 11));
+    await dash.selectRange('1h');
+    const liveTs = dash.live.ts;
+    push(tick(2, 22));
+    // A series that appears while the range is shown is null for the ticks before it.
+    push({ ...tick(3, 33), samples: { ...samplesAt([T0 + 3], () => 33), series: { ...samplesAt([T0 + 3], () => 33).series, 'queue:hold': [7] } } });
+    expect(dash.live.ts).toBe(liveTs);
+    expect(dash.host?.cpu_percent).toBe(33);
+    await dash.selectRange('live');
+    expect(dash.live.ts.slice(-3)).toEqual([T0 + 1, T0 + 2, T0 + 3]);
+    expect(dash.live.column('cpu_percent')?.slice(-3)).toEqual([11, 22, 33]);
+    expect(dash.live.column('queue:hold')?.slice(-3)).toEqual([null, null, 7]);
+    push(tick(4, 44));
+    expect(last(dash.live.ts)).toBe(T0 + 4);
+  });
+
   it('says why a range or an export failed', async () => {
     const { dash } = await started({
       getHistory: vi.fn(async () => Promise.reject({ message: 'database is locked' })),

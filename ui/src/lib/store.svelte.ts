@@ -107,6 +107,12 @@ export class Dashboard {
   #rangeRequest = 0;
   /** Samples of ticks that came before get_state answered; null once it has. */
   #early: SampleBatch[] | null = [];
+  /**
+   * Samples of ticks that came while a range from history was shown: nobody sees the
+   * live charts then, so they are kept here and appended in one go when live is shown
+   * again, instead of copying the hour's columns every tick. At most an hour of ticks.
+   */
+  #held: SampleBatch[] = [];
 
   constructor(api: Api = tauri, options: Options = {}) {
     this.#api = api;
@@ -149,6 +155,7 @@ export class Dashboard {
     if (e.kind === 'tick') {
       this.applyState(e.state);
       if (this.#early) this.#early.push(e.samples);
+      else if (this.shown !== this.live) this.#hold(e.samples);
       else this.live.append(e.samples);
     } else if (e.kind === 'alert') {
       this.alerts = [e.entry, ...this.alerts].slice(0, MAX_ALERTS);
@@ -156,6 +163,19 @@ export class Dashboard {
       this.probes = [e.result, ...this.probes].slice(0, MAX_PROBES);
       this.probeRequested = false;
     }
+  }
+
+  #hold(samples: SampleBatch): void {
+    this.#held.push(samples);
+    if (this.#held.length > this.live.maxAgeS) this.#held.shift();
+  }
+
+  /** The held ticks go into the live timeline (live is about to be shown). */
+  #release(): void {
+    if (!this.#held.length) return;
+    const held = this.#held;
+    this.#held = [];
+    this.live.append(merge(held));
   }
 
   /** Takes a state as a whole and keeps the identity of every part that did not change. */
@@ -183,6 +203,7 @@ export class Dashboard {
     try {
       await this.#api.selectServer(id);
       const initial = await this.#api.getState();
+      this.#held = [];
       this.live.clear();
       this.live.append(initial.history);
       this.applyState(initial.state);
@@ -226,6 +247,7 @@ export class Dashboard {
     this.range = id;
     this.exportStatus = null;
     if (id === 'live') {
+      this.#release();
       this.rangeStatus = LIVE_STATUS;
       return;
     }
@@ -242,6 +264,7 @@ export class Dashboard {
       this.rangeStatus = `${r.label} from history: ${batch.ts.length} points`;
     } catch (e) {
       if (request !== this.#rangeRequest) return;
+      this.#release();
       this.rangeTimeline = null;
       this.rangeStatus = `history unavailable: ${errorText(e)}`;
     }
@@ -255,6 +278,18 @@ export class Dashboard {
       this.exportStatus = `Export failed: ${errorText(e)}`;
     }
   }
+}
+
+/** Several batches as one, in order; a series missing from a batch is null there. */
+export function merge(batches: readonly SampleBatch[]): SampleBatch {
+  if (batches.length === 1) return batches[0];
+  const ts = batches.flatMap((b) => b.ts);
+  const names = new Set(batches.flatMap((b) => Object.keys(b.series)));
+  const series: SampleBatch['series'] = {};
+  for (const name of names) {
+    series[name] = batches.flatMap((b) => b.series[name] ?? new Array<number | null>(b.ts.length).fill(null));
+  }
+  return { ts, series };
 }
 
 /** The samples of `batch` newer than `ts` (all of them when `ts` is undefined). */
