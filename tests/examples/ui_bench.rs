@@ -93,7 +93,10 @@ fn idle_cost(root: u32, secs: u64) -> Idle {
     let wall = t0.elapsed().as_secs_f64();
     let mut by_name: Vec<(String, f64)> = Vec::new();
     for p in &after {
-        let was = before.iter().find(|b| b.pid == p.pid).map_or(0.0, |b| b.cpu_s);
+        let was = before
+            .iter()
+            .find(|b| b.pid == p.pid)
+            .map_or(0.0, |b| b.cpu_s);
         let pct = (p.cpu_s - was) / wall * 100.0;
         match by_name.iter_mut().find(|(n, _)| *n == p.name) {
             Some((_, c)) => *c += pct,
@@ -137,7 +140,10 @@ fn find_app_pid(display: &str) -> Option<u32> {
 }
 
 fn main() {
-    let desktop = Desktop::start();
+    let mut desktop = Desktop::start();
+    // A panel with a StatusNotifier tray, as on a desktop with one: without a tray host
+    // `--hidden` only minimizes (and with no window manager, stays on screen).
+    desktop.start_tray_host();
     let db = desktop.dir().join("history.sqlite3");
     let fill = Instant::now();
     fill_day(&db);
@@ -173,7 +179,10 @@ fn main() {
     // loaded ranges, JIT); the next 30 s are the window left alone.
     // For profiling by hand: `UI_BENCH_HOLD=60 target/release/examples/ui_bench` keeps
     // the window shown and idle that long first (say `perf record -p <pid>` meanwhile).
-    if let Some(secs) = std::env::var("UI_BENCH_HOLD").ok().and_then(|v| v.parse().ok()) {
+    if let Some(secs) = std::env::var("UI_BENCH_HOLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         let tree = headroom_tests::procs::tree_processes(pid);
         eprintln!("ui_bench: holding {secs} s; processes: {tree:?}");
         std::thread::sleep(Duration::from_secs(secs));
