@@ -26,6 +26,9 @@ pub fn binary() -> Result<PathBuf, String> {
         &["exim4-daemon-light", "exim4-base", "exim4-config"],
         "usr/sbin/exim4",
     )?;
+    // Every exim run, `-bP` included, needs the user: a test that only reads settings
+    // would otherwise pass or fail by whether a daemon test ran first.
+    ensure_user()?;
     Ok(root.join("usr/sbin/exim4"))
 }
 
