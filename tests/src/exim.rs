@@ -13,23 +13,26 @@ use crate::postfix::{is_root, listening, run};
 
 /// The unpacked binary: `HEADROOM_EXIM`, or Debian's package unpacked into target/.
 pub fn binary() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("HEADROOM_EXIM") {
-        return Ok(PathBuf::from(p));
-    }
-    if !is_root() {
-        return Err(
-            "the Exim tests need root (daemon on a loopback port, Debian-exim user)".into(),
-        );
-    }
-    let root = crate::debs::unpack(
-        "exim",
-        &["exim4-daemon-light", "exim4-base", "exim4-config"],
-        "usr/sbin/exim4",
-    )?;
+    let bin = match std::env::var_os("HEADROOM_EXIM") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            if !is_root() {
+                return Err(
+                    "the Exim tests need root (daemon on a loopback port, Debian-exim user)".into(),
+                );
+            }
+            crate::debs::unpack(
+                "exim",
+                &["exim4-daemon-light", "exim4-base", "exim4-config"],
+                "usr/sbin/exim4",
+            )?
+            .join("usr/sbin/exim4")
+        }
+    };
     // Every exim run, `-bP` included, needs the user: a test that only reads settings
     // would otherwise pass or fail by whether a daemon test ran first.
     ensure_user()?;
-    Ok(root.join("usr/sbin/exim4"))
+    Ok(bin)
 }
 
 fn ensure_user() -> Result<(), String> {
@@ -65,7 +68,6 @@ impl Exim {
     /// whose router sends everything to a closed loopback port, so mail stays queued.
     pub fn start(settings: &[&str]) -> Result<Exim, String> {
         let bin = binary()?;
-        ensure_user()?;
         let dir = tempfile::Builder::new()
             .prefix("hr-exim-")
             .tempdir()
