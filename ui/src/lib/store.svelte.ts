@@ -110,7 +110,8 @@ export class Dashboard {
   /**
    * Samples of ticks that came while a range from history was shown: nobody sees the
    * live charts then, so they are kept here and appended in one go when live is shown
-   * again, instead of copying the hour's columns every tick. At most an hour of ticks.
+   * again, instead of copying the hour's columns every tick. At most as many ticks as
+   * the live hour has seconds.
    */
   #held: SampleBatch[] = [];
 
