@@ -133,9 +133,9 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench/agent.py needs root (a private Postfix instance)")
     # HEADROOM_CLI: another build, for trying the script out (figures need release).
-    cli = os.environ.get("HEADROOM_CLI", os.path.join(ROOT, "target/release/headroom-cli"))
+    cli = os.environ.get("HEADROOM_CLI", os.path.join(ROOT, "target/release-cli/headroom-cli"))
     if not os.path.exists(cli):
-        sys.exit(f"{cli} missing: run `cargo build --release -p headroom-cli` (make bench does)")
+        sys.exit(f"{cli} missing: run `cargo build --profile release-cli -p headroom-cli` (make bench does)")
     pf_exporter = shutil.which("prometheus-postfix-exporter")
     node_exporter = shutil.which("prometheus-node-exporter")
     if not pf_exporter or not node_exporter:
@@ -266,7 +266,7 @@ def main():
                               capture_output=True, text=True).stdout.strip() or "?"
 
     a_cpu, a_rss, a_peak = cost["agent"]
-    default_cli = os.path.join(ROOT, "target/release/headroom-cli")
+    default_cli = os.path.join(ROOT, "target/release-cli/headroom-cli")
     build = "release build" if os.path.abspath(cli) == default_cli else f"binary {cli}"
     verdict = lambda ok: "met" if ok else "**missed**"
     lines = [

@@ -17,8 +17,8 @@ if ! command -v pflogsumm >/dev/null; then
   echo "==> installing pflogsumm"
   $SUDO apt-get install -y pflogsumm >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y pflogsumm >/dev/null; }
 fi
-cargo build --release -p headroom-cli >/dev/null 2>&1 || cargo build --release -p headroom-cli
-cli=target/release/headroom-cli
+cargo build --profile release-cli -p headroom-cli >/dev/null 2>&1 || cargo build --profile release-cli -p headroom-cli
+cli=target/release-cli/headroom-cli
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -22,13 +22,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${DNS_BENCH_RUNS:-50}
-CLI=${HEADROOM_CLI:-target/release/headroom-cli}
+CLI=${HEADROOM_CLI:-target/release-cli/headroom-cli}
 
 die() { echo "bench/dns.sh: $*" >&2; exit 1; }
 command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || die "nsd is missing (scripts/deps.sh test)"
 command -v python3 >/dev/null || die "python3 is missing"
 if [ ! -x "$CLI" ]; then
-  cargo build --release -p headroom-cli
+  cargo build --profile release-cli -p headroom-cli
 fi
 
 work=$(mktemp -d /tmp/hr-bench-dns.XXXXXX)

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd ui && npm run build >/dev/null)
-cargo build --release -p headroom -p headroom-cli
+cargo build --release -p headroom
+cargo build --profile release-cli -p headroom-cli
 cargo build --release -p headroom-tests --example fleet_bench
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT

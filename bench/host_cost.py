@@ -46,9 +46,9 @@ def free_port():
 
 
 def main():
-    cli = os.path.join(ROOT, "target/release/headroom-cli")
+    cli = os.path.join(ROOT, "target/release-cli/headroom-cli")
     if not os.path.exists(cli):
-        sys.exit(f"{cli} missing: run `cargo build --release -p headroom-cli` (make bench does)")
+        sys.exit(f"{cli} missing: run `cargo build --profile release-cli -p headroom-cli` (make bench does)")
     tmp = tempfile.mkdtemp(prefix="headroom-bench-")
     cfg = os.path.join(tmp, "config.toml")
     with open(cfg, "w") as f:

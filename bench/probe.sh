@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-BENCHMARKS.md}
 N=${PROBE_BENCH_N:-1000}
 PHASE_RUNS=${PROBE_BENCH_PHASE_RUNS:-20}
-CLI=${HEADROOM_CLI:-target/release/headroom-cli}
+CLI=${HEADROOM_CLI:-target/release-cli/headroom-cli}
 CHECK_SMTP=${CHECK_SMTP:-/usr/lib/nagios/plugins/check_smtp}
 
 die() { echo "bench/probe.sh: $*" >&2; exit 1; }
@@ -28,7 +28,7 @@ command -v postfix >/dev/null || die "postfix is missing (scripts/deps.sh bench)
 command -v swaks >/dev/null || die "swaks is missing (apt-get install swaks)"
 [ -x "$CHECK_SMTP" ] || die "check_smtp is missing (apt-get install monitoring-plugins-basic)"
 if [ ! -x "$CLI" ]; then
-  cargo build --release -p headroom-cli
+  cargo build --profile release-cli -p headroom-cli
 fi
 
 work=$(mktemp -d /tmp/hr-bench-probe.XXXXXX)

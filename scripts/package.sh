@@ -26,10 +26,12 @@ mkdir -p "$work" "$out"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 echo "==> release build"
-# One cargo run for both binaries: their shared crates are built once, with one set of
-# features (as `make build` does). Tauri's bundler then packs the built app.
+# The app in `release`, headroom-cli in its own size-optimized profile (see the
+# workspace Cargo.toml: it stays resident on mail servers). Tauri's bundler then packs
+# the built app.
 (cd ui && npm run build)
-cargo build --release -p headroom -p headroom-cli
+cargo build --release -p headroom
+cargo build --profile release-cli -p headroom-cli
 ui/node_modules/.bin/tauri bundle --ci --bundles deb
 tauri_deb=$(ls -t target/release/bundle/deb/*_"${version}"_"${arch}".deb | head -n1)
 
@@ -100,15 +102,15 @@ cli=$work/headroom-cli
 install -d -m 755 "$cli/DEBIAN" "$cli/usr/bin" "$cli/usr/share/man/man1" "$cli/lib/systemd/system" \
   "$cli/usr/share/bash-completion/completions" "$cli/usr/share/zsh/vendor-completions" \
   "$cli/usr/share/fish/vendor_completions.d"
-install -m 755 target/release/headroom-cli "$cli/usr/bin/headroom-cli"
-target/release/headroom-cli man-pages "$work/man"
+install -m 755 target/release-cli/headroom-cli "$cli/usr/bin/headroom-cli"
+target/release-cli/headroom-cli man-pages "$work/man"
 for page in "$work"/man/*.1; do
   gzip -9n -c "$page" >"$cli/usr/share/man/man1/$(basename "$page").gz"
 done
 chmod 644 "$cli"/usr/share/man/man1/*
-target/release/headroom-cli completions bash >"$cli/usr/share/bash-completion/completions/headroom-cli"
-target/release/headroom-cli completions zsh >"$cli/usr/share/zsh/vendor-completions/_headroom-cli"
-target/release/headroom-cli completions fish >"$cli/usr/share/fish/vendor_completions.d/headroom-cli.fish"
+target/release-cli/headroom-cli completions bash >"$cli/usr/share/bash-completion/completions/headroom-cli"
+target/release-cli/headroom-cli completions zsh >"$cli/usr/share/zsh/vendor-completions/_headroom-cli"
+target/release-cli/headroom-cli completions fish >"$cli/usr/share/fish/vendor_completions.d/headroom-cli.fish"
 install -m 644 contrib/systemd/headroom-agent.service "$cli/lib/systemd/system/headroom-agent.service"
 chmod 644 "$cli"/usr/share/*/completions/* "$cli"/usr/share/*/vendor*/*
 doc_files "$cli" headroom-cli

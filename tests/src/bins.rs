@@ -17,6 +17,9 @@ pub fn target_dir() -> PathBuf {
 pub fn bin(name: &str) -> PathBuf {
     let profile = if cfg!(debug_assertions) {
         "debug"
+    } else if name == "headroom-cli" {
+        // Its own size-optimized profile (workspace Cargo.toml).
+        "release-cli"
     } else {
         "release"
     };
