@@ -1,7 +1,11 @@
 //! A bounded, column-wise window of recent samples: one timestamp column and one
-//! column per metric. A missing reading is stored as `None` (a gap), never as zero, and
-//! the window is pruned by age and by count so it never grows for the life of the
-//! process.
+//! column per metric. A missing reading is a gap (`None` outside), never zero, and the
+//! window is pruned by age and by count so it never grows for the life of the process.
+//!
+//! Inside, a gap is stored as NaN: an hour at 1 s of some 25 series is 90,000 values,
+//! and an `f64` is half the size of an `Option<f64>` (0.7 MiB less for the resident
+//! `watch` and agent). A reading that is itself NaN is a gap too, as it is nowhere else
+//! a number (JSON has no NaN).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -13,7 +17,8 @@ pub struct Recent {
     max_age_s: f64,
     capacity: usize,
     ts: VecDeque<Ts>,
-    series: BTreeMap<String, VecDeque<Option<f64>>>,
+    /// NaN where there is no reading (see the module's header).
+    series: BTreeMap<String, VecDeque<f64>>,
 }
 
 impl Recent {
@@ -46,12 +51,12 @@ impl Recent {
         for name in values.keys() {
             if !self.series.contains_key(name) {
                 self.series
-                    .insert(name.clone(), std::iter::repeat_n(None, n).collect());
+                    .insert(name.clone(), std::iter::repeat_n(f64::NAN, n).collect());
             }
         }
         self.ts.push_back(ts);
         for (name, col) in self.series.iter_mut() {
-            col.push_back(values.get(name).copied().flatten());
+            col.push_back(values.get(name).copied().flatten().unwrap_or(f64::NAN));
         }
         while self.ts.len() > self.capacity
             || self.ts.front().is_some_and(|t0| ts - t0 > self.max_age_s)
@@ -62,7 +67,7 @@ impl Recent {
             }
         }
         // Drop series that are nothing but gaps (a device that went away).
-        self.series.retain(|_, col| col.iter().any(|v| v.is_some()));
+        self.series.retain(|_, col| col.iter().any(|v| !v.is_nan()));
     }
 
     /// The whole window as one batch.
@@ -72,7 +77,7 @@ impl Recent {
             series: self
                 .series
                 .iter()
-                .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
+                .map(|(k, v)| (k.clone(), v.iter().map(|x| reading(*x)).collect()))
                 .collect(),
         }
     }
@@ -84,11 +89,16 @@ impl Recent {
                 .ts
                 .iter()
                 .zip(col.iter())
-                .filter_map(|(t, v)| v.map(|v| (*t, v)))
+                .filter_map(|(t, v)| reading(*v).map(|v| (*t, v)))
                 .collect(),
             None => Vec::new(),
         }
     }
+}
+
+/// A stored value as a reading: NaN is a gap.
+fn reading(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
 }
 
 #[cfg(test)]
@@ -131,6 +141,16 @@ mod tests {
         let b = r.batch();
         assert_eq!(b.series["cpu"], [Some(10.0), None, None]);
         assert_eq!(r.points("cpu"), [(1.0, 10.0)]);
+    }
+
+    #[test]
+    fn a_nan_reading_is_a_gap_and_a_series_of_gaps_is_dropped() {
+        let mut r = Recent::new(1e9, 100);
+        r.push(1.0, &vals(&[("a", Some(1.0)), ("nan", Some(f64::NAN))]));
+        r.push(2.0, &vals(&[("a", Some(f64::NAN))]));
+        assert_eq!(r.batch().series["a"], [Some(1.0), None]);
+        assert!(!r.batch().series.contains_key("nan"));
+        assert_eq!(r.points("a"), [(1.0, 1.0)]);
     }
 
     #[test]
