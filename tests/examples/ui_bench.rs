@@ -179,6 +179,11 @@ fn main() {
     // loaded ranges, JIT); the next 30 s are the window left alone.
     // For profiling by hand: `UI_BENCH_HOLD=60 target/release/examples/ui_bench` keeps
     // the window shown and idle that long first (say `perf record -p <pid>` meanwhile).
+    // For experiments by hand: `UI_BENCH_EVAL='…js…'` runs a script in the page first
+    // (say, one that stops the tick handler, to see what delivering a tick costs alone).
+    if let Ok(js) = std::env::var("UI_BENCH_EVAL") {
+        eprintln!("ui_bench: UI_BENCH_EVAL -> {:?}", d.execute(&js));
+    }
     if let Some(secs) = std::env::var("UI_BENCH_HOLD")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -189,6 +194,11 @@ fn main() {
     }
     let after = idle_cost(pid, 30);
     let shown = idle_cost(pid, 30);
+    // …and `UI_BENCH_REPORT='…js…'` one afterwards, whose answer is printed (what the
+    // first script counted meanwhile).
+    if let Ok(js) = std::env::var("UI_BENCH_REPORT") {
+        eprintln!("ui_bench: UI_BENCH_REPORT -> {:?}", d.execute(&js));
+    }
     drop(d);
 
     let log = std::fs::File::create(desktop.dir().join("hidden.log")).unwrap();
